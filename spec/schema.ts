@@ -120,6 +120,10 @@ export const trainingSchema = z.strictObject({
 const monitor = z.enum(MONITORED_METRICS);
 const mode = z.enum(['min', 'max', 'auto']).default('auto');
 
+/**
+ * The tutorial's callbacks: keep the best model by validation accuracy, cut the rate when
+ * validation loss plateaus, stop when validation accuracy stops improving.
+ */
 export const callbacksSchema = z.strictObject({
   checkpoint: z
     .strictObject({ monitor: monitor.default('val_accuracy'), mode })
@@ -132,13 +136,13 @@ export const callbacksSchema = z.strictObject({
       patience: nonNegativeInt.default(5),
       minDelta: z.number().min(0, 'must be 0 or more').default(1e-4),
       cooldown: nonNegativeInt.default(0),
-      minLearningRate: z.number().min(0, 'must be 0 or more').default(1e-6),
+      minLearningRate: z.number().min(0, 'must be 0 or more').default(0),
     })
     .prefault({}),
   earlyStopping: z
     .strictObject({
       enabled: z.boolean().default(true),
-      monitor: monitor.default('val_loss'),
+      monitor: monitor.default('val_accuracy'),
       mode,
       patience: nonNegativeInt.default(15),
       minDelta: z.number().min(0, 'must be 0 or more').default(0),
