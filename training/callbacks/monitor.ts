@@ -6,9 +6,9 @@
  * Pure TypeScript: no tf, no I/O, no clock, so a callback's decisions depend only on the
  * sequence of logs it is fed.
  */
-import { ConfigError } from '../../lib/errors.js';
 import { z } from 'zod';
 
+import { ConfigError } from '../../lib/errors.js';
 import { MONITORED_METRICS, type CallbacksConfig } from '../../spec/schema.js';
 
 /**
@@ -49,6 +49,10 @@ export function resolveDirection(monitor: string, mode: MonitorMode): Direction 
  *
  * A NaN `current` is never an improvement (every comparison with NaN is false); `minDelta` is
  * taken as its absolute value, as Keras does.
+ *
+ * Note: recent Keras 3 releases start `best` at `None` and accept the first value whatever it
+ * is, so a NaN first epoch becomes a best that nothing can beat. Here a NaN never becomes the
+ * best value; for finite values the two agree.
  */
 export function isImprovement(
   current: number,
