@@ -10,7 +10,7 @@ import { mkdir } from 'node:fs/promises';
 
 import type { LayersModel, Scalar, Tensor, Variable } from '@tensorflow/tfjs-node';
 
-import { augmentBatch, batchIterator, preprocessBatch } from '../data/batches.js';
+import { augmentBatch, batchIterator, batchSeed, preprocessBatch } from '../data/batches.js';
 import type { LoadedDataset, SplitData } from '../data/dataset.js';
 import { loadDataset } from '../data/dataset.js';
 import { DivergedError } from '../lib/errors.js';
@@ -477,9 +477,4 @@ export function evaluateSplit(
  */
 function setLearningRate(optimizer: ReturnType<typeof tf.train.adam>, rate: number): void {
   (optimizer as unknown as { learningRate: number }).learningRate = rate;
-}
-
-/** A distinct augmentation seed per (trial seed, epoch, batch), stable across resumes. */
-function batchSeed(seed: number, epoch: number, batch: number): number {
-  return (seed * 1_000_003 + epoch * 10_007 + batch) >>> 0;
 }

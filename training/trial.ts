@@ -125,18 +125,22 @@ async function writeRunFolder(
   );
 }
 
+const HISTORY_KEYS = [
+  'loss',
+  'accuracy',
+  'val_loss',
+  'val_accuracy',
+  'learning_rate',
+  'epoch_seconds',
+  'images_per_second',
+] as const;
+type HistoryKey = (typeof HISTORY_KEYS)[number];
+
 /** History as Keras's `history.history`: one array per metric, epoch order. */
-export function historyColumns(history: EpochRecord[]): Record<string, number[]> {
-  const keys = [
-    'loss',
-    'accuracy',
-    'val_loss',
-    'val_accuracy',
-    'learning_rate',
-    'epoch_seconds',
-    'images_per_second',
-  ] as const;
-  return Object.fromEntries(keys.map((key) => [key, history.map((record) => record[key])]));
+export function historyColumns(history: EpochRecord[]): Record<HistoryKey, number[]> {
+  return Object.fromEntries(
+    HISTORY_KEYS.map((key) => [key, history.map((record) => record[key])]),
+  ) as Record<HistoryKey, number[]>;
 }
 
 /** Six images spread evenly over the split, with predictions when an evaluation is given. */
