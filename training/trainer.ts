@@ -228,7 +228,7 @@ class TrainingLoop {
     this.earlyStopping = EarlyStopping.fromState(callbacks.earlyStopping, state.earlyStopping);
 
     this.model.setWeights((groups.model ?? []).map(({ tensor }) => tensor));
-    // The optimizer takes ownership of its tensors (it turns them into variables).
+    // setWeights makes variables that share the loaded tensors' data, so ours can go.
     await this.optimizer.setWeights(groups.optimizer ?? []);
     this.bestWeights = groups.bestWeights?.map(({ tensor }) => tensor);
     disposeGroups({ model: groups.model ?? [], optimizer: groups.optimizer ?? [] });
@@ -395,11 +395,17 @@ class TrainingLoop {
       tensor,
     }));
 
-    await saveCheckpoint(checkpointDir(this.input.runDir), state, {
-      model: weights,
-      optimizer: await this.optimizer.getWeights(),
-      bestWeights,
-    });
+    // getWeights returns the optimizer's variables plus a new scalar of the step count.
+    const optimizerWeights = await this.optimizer.getWeights();
+    try {
+      await saveCheckpoint(checkpointDir(this.input.runDir), state, {
+        model: weights,
+        optimizer: optimizerWeights,
+        bestWeights,
+      });
+    } finally {
+      optimizerWeights[0]?.tensor.dispose();
+    }
   }
 
   dispose(): void {

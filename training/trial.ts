@@ -104,7 +104,10 @@ async function writeRunFolder(
     JSON.stringify({ ...summary, classNames: dataset.classNames }, null, 2),
   );
 
-  await writeTrainingCurves(historyColumns(history), join(runDir, RUN_FILES.curves));
+  // The curves mark the epoch whose weights were kept (0-based there).
+  await writeTrainingCurves(historyColumns(history), join(runDir, RUN_FILES.curves), {
+    bestEpoch: summary.bestEpoch > 0 ? summary.bestEpoch - 1 : undefined,
+  });
   await writeSampleGrid(
     samples(dataset.train, dataset.classNames),
     join(runDir, RUN_FILES.trainSamples),
