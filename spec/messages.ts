@@ -209,6 +209,11 @@ function typeMessage(issue: Issue, input: unknown, scalar: PlainScalar | undefin
   const hint = yaml11Hint(scalar, expected);
   if (hint !== undefined) return hint;
 
+  // Zod calls `.inf` and `.nan` the wrong type; they are numbers, just not usable ones.
+  if (typeof input === 'number' && !Number.isFinite(input)) {
+    return `must be a finite number, got ${input}`;
+  }
+
   if (!DEFAULT_MESSAGE.test(issue.message)) return withReceived(issue.message, input);
 
   let message = `expected ${expectedInWords(expected)}, got ${showReceived(input)}`;

@@ -67,16 +67,22 @@ export function planTrials(loaded: LoadedSpec): SweepPlan {
 
   const picks = pickCombinations(loaded, combinations);
   const labels = axisLabels(axes);
+  const resolved = axes.map((axis, index) => resolveAxis(loaded, axis, axisValues[index]!));
 
   const trials = picks.map((combination, index): PlannedTrial => {
-    const values = valuesOf(combination, axes, axisValues);
+    const choice = choiceOf(combination, axisSizes);
+    const values = Object.fromEntries(
+      axes.map((axis, at) => [axis, axisValues[at]![choice[at]!]]),
+    );
     const id = trialIdOf(sweepId, values);
+    const applied = axes.map((axis, at) => [axis, resolved[at]![choice[at]!]] as const);
+
     return {
       index,
       id,
       name: trialName(labels, values, id),
       values,
-      config: configFor(loaded, values),
+      config: configFor(loaded, applied),
     };
   });
 
@@ -112,49 +118,59 @@ function pickCombinations(loaded: LoadedSpec, combinations: number): number[] {
   return drawn.sort((a, b) => a - b);
 }
 
-/** The values of grid combination `combination`, reading the last axis as the fastest. */
-function valuesOf(
-  combination: number,
-  axes: string[],
-  axisValues: unknown[][],
-): Record<string, unknown> {
-  const picked = new Array<unknown>(axes.length);
+/** Which value of each axis grid combination `combination` takes; the last axis is fastest. */
+function choiceOf(combination: number, axisSizes: number[]): number[] {
+  const choice = new Array<number>(axisSizes.length);
   let rest = combination;
 
-  for (let axis = axes.length - 1; axis >= 0; axis--) {
-    const values = axisValues[axis]!;
-    picked[axis] = values[rest % values.length];
-    rest = Math.floor(rest / values.length);
+  for (let axis = axisSizes.length - 1; axis >= 0; axis--) {
+    const size = axisSizes[axis]!;
+    choice[axis] = rest % size;
+    rest = Math.floor(rest / size);
   }
 
-  return Object.fromEntries(axes.map((axis, index) => [axis, picked[index]]));
+  return choice;
 }
 
-/** The spec with `values` applied, as a trial config with an absolute dataset root. */
-function configFor(loaded: LoadedSpec, values: Record<string, unknown>): TrialConfig {
-  let applied: Record<string, unknown> = loaded.spec;
-  for (const [axis, value] of Object.entries(values)) {
-    applied = withPathValue(applied, axis, value);
-  }
+/**
+ * Each value of an axis with its defaults filled in (`cosine` becomes the whole cosine
+ * schedule), parsed once per value rather than once per trial.
+ */
+function resolveAxis(loaded: LoadedSpec, axis: string, values: unknown[]): unknown[] {
+  const keys = axis.split('.');
 
-  const result = sweepSpecSchema.safeParse(applied);
-  if (!result.success) {
-    // Each value was checked alone by loadSpec; this only fires for hand-built input.
-    const issues = result.error.issues.map((issue) => ({
-      path: issue.path.map(String).join('.'),
-      message: issue.message,
-    }));
-    throw new SpecError(loaded.file, issues);
-  }
+  return values.map((value) => {
+    const result = sweepSpecSchema.safeParse(withPathValue(loaded.spec, axis, value));
+    if (!result.success) {
+      // loadSpec checked every value; this only fires for hand-built input.
+      const issues = result.error.issues.map((issue) => ({
+        path: `grid.${axis}`,
+        message: `${issue.path.map(String).join('.')}: ${issue.message}`,
+      }));
+      throw new SpecError(loaded.file, issues);
+    }
 
-  const { dataset, augmentation, model, training, callbacks } = result.data;
-  return {
-    dataset: { ...dataset, root: loaded.datasetRoot },
-    augmentation,
-    model,
-    training,
-    callbacks,
+    return keys.reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], result.data);
+  });
+}
+
+/** The base spec with resolved axis values applied, as a trial config. */
+function configFor(
+  loaded: LoadedSpec,
+  applied: ReadonlyArray<readonly [string, unknown]>,
+): TrialConfig {
+  let spec: Record<string, unknown> = {
+    dataset: { ...loaded.spec.dataset, root: loaded.datasetRoot },
+    augmentation: loaded.spec.augmentation,
+    model: loaded.spec.model,
+    training: loaded.spec.training,
+    callbacks: loaded.spec.callbacks,
   };
+
+  for (const [axis, value] of applied) spec = withPathValue(spec, axis, value);
+
+  // A fresh copy per trial, so no two trials share (and could change) one object.
+  return structuredClone(spec) as unknown as TrialConfig;
 }
 
 /**

@@ -40,10 +40,14 @@ export interface SpecYaml {
   issues: SpecIssue[];
   /**
    * True when the text is too broken to trust its structure (any syntax error other than a
-   * duplicate key); schema checks are then skipped to avoid noise.
+   * duplicate key, or an alias that cannot be resolved); schema checks are then skipped to
+   * avoid noise.
    */
   broken: boolean;
-  /** Paths whose value already has an issue here (a refused tag); schema checks skip them. */
+  /**
+   * Formatted paths (`formatPath`) whose value already has an issue, such as a refused tag;
+   * later checks add to it and skip the paths in it, so a value gets one message.
+   */
   flaggedPaths: Set<string>;
   /** Position of the key (or, for a list item, the item) at `path`; see `locate`. */
   locate(path: readonly PropertyKey[], target: 'key' | 'value'): Position | undefined;
@@ -72,6 +76,8 @@ function pathKey(path: readonly PropertyKey[]): string {
 interface WalkedNode {
   path: PathSegment[];
   start: number;
+  /** For an alias: the anchor name it refers to. */
+  alias?: string;
 }
 
 /**
@@ -100,7 +106,7 @@ export function readSpecYaml(text: string): SpecYaml {
 
   const walked: WalkedNode[] = [];
   const plainScalars = new Map<string, PlainScalar>();
-  walk(doc.contents, [], doc, walked, plainScalars);
+  walk(doc.contents, [], walked, plainScalars);
 
   const issues: SpecIssue[] = [];
   const flaggedPaths = new Set<string>();
@@ -127,13 +133,15 @@ export function readSpecYaml(text: string): SpecYaml {
   }
 
   let data: unknown = null;
+  let unreadable = false;
   try {
     data = doc.toJS({ maxAliasCount: 100 });
   } catch (error) {
-    issues.push({ path: '', message: `cannot read the YAML: ${(error as Error).message}` });
+    unreadable = true;
+    issues.push(aliasIssue(error as Error, walked, positionOf));
   }
 
-  const broken = doc.errors.some((error) => error.code !== 'DUPLICATE_KEY');
+  const broken = unreadable || doc.errors.some((error) => error.code !== 'DUPLICATE_KEY');
 
   return {
     data,
@@ -150,19 +158,23 @@ export function readSpecYaml(text: string): SpecYaml {
 function walk(
   node: unknown,
   path: PathSegment[],
-  doc: Document.Parsed,
   walked: WalkedNode[],
   plainScalars: Map<string, PlainScalar>,
 ): void {
+  if (isAlias(node)) {
+    if (node.range) walked.push({ path, start: node.range[0], alias: node.source });
+    return;
+  }
+
   if (isMap(node)) {
     for (const pair of node.items) {
       const key = keyText(pair.key);
       const keyNode = pair.key as Node | null;
       if (keyNode?.range) walked.push({ path: [...path, key], start: keyNode.range[0] });
-      walk(pair.value, [...path, key], doc, walked, plainScalars);
+      walk(pair.value, [...path, key], walked, plainScalars);
     }
   } else if (isSeq(node)) {
-    node.items.forEach((item, index) => walk(item, [...path, index], doc, walked, plainScalars));
+    node.items.forEach((item, index) => walk(item, [...path, index], walked, plainScalars));
   }
 
   if (!isMap(node) && !isSeq(node) && !isScalar(node)) return;
@@ -176,6 +188,27 @@ function walk(
 
 function keyText(key: unknown): string {
   return isScalar(key) ? String(key.value) : String(key);
+}
+
+/** Why the document could not become plain data: an alias to no anchor, or too many. */
+function aliasIssue(
+  error: Error,
+  walked: WalkedNode[],
+  positionOf: (offset: number) => Position,
+): SpecIssue {
+  const unresolved = /^Unresolved alias.*: (\S+)$/.exec(error.message);
+  const alias = walked.find((node) => node.alias !== undefined && node.alias === unresolved?.[1]);
+
+  if (unresolved === null || alias === undefined) {
+    return { path: '', message: `cannot read the YAML: ${error.message}` };
+  }
+
+  const name = unresolved[1]!;
+  return {
+    path: formatPath(alias.path),
+    message: `alias \`*${name}\` has no anchor \`&${name}\` before it; define the anchor first`,
+    ...positionOf(alias.start),
+  };
 }
 
 /** The path of the first node that starts at or after `offset` (a tag's target). */

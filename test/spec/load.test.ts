@@ -168,6 +168,27 @@ describe('loadSpec YAML reading', () => {
     ]);
   });
 
+  test('loadSpec YAML - points at an alias whose anchor is missing', () => {
+    assert.deepEqual(problems([...BASE, 'model: {attention: *placement}']), [
+      `${FILE}:4:20 model.attention: alias \`*placement\` has no anchor \`&placement\` before ` +
+        `it; define the anchor first`,
+    ]);
+  });
+
+  test('loadSpec YAML - follows anchors and aliases, but has no merge keys', () => {
+    const loaded = parseSpec(
+      [...BASE, 'model: {attention: &where none}', 'grid: {model.attention: [*where, all]}'].join(
+        '\n',
+      ),
+      FILE,
+    );
+    assert.deepEqual(loaded.spec.grid, { 'model.attention': ['none', 'all'] });
+
+    assert.deepEqual(problems([...BASE, 'model:', '  <<: {attention: none}']), [
+      `${FILE}:5:3 model.<<: unknown key; expected one of dropout, attention, denseUnits`,
+    ]);
+  });
+
   test('loadSpec YAML - keeps yes as text where text is expected', () => {
     const loaded = parseSpec([...BASE, 'description: yes'].join('\n'), FILE);
     assert.equal(loaded.spec.description, 'yes');
@@ -227,6 +248,12 @@ describe('loadSpec schema checks', () => {
 
     assert.deepEqual(problems(['name: test', 'dataset:']), [
       `${FILE}:2:1 dataset: expected a mapping, got an empty value`,
+    ]);
+  });
+
+  test('loadSpec schema - refuses infinite numbers', () => {
+    assert.deepEqual(problems([...BASE, 'training: {learningRate: .inf}']), [
+      `${FILE}:4:26 training.learningRate: must be a finite number, got Infinity`,
     ]);
   });
 
