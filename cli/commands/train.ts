@@ -7,7 +7,7 @@ import { loadSpec } from '../../spec/load.js';
 import { planTrials } from '../../spec/plan.js';
 import type { TrialConfig } from '../../spec/schema.js';
 import type { BatchReport, EpochReport } from '../../training/trainer.js';
-import { RUN_FILES, trainTrial, type TrialSummary } from '../../training/trial.js';
+import type { TrialSummary } from '../../training/trial.js';
 import { EXIT, ExitError } from '../exit.js';
 
 /** Options of `sweep train`. */
@@ -80,6 +80,8 @@ export async function train(options: TrainOptions): Promise<TrialSummary> {
     process.stdout.write(`run folder: ${runDir}\n`);
   }
 
+  // Loaded here, not at the top: TensorFlow takes a second to start and other commands skip it.
+  const { RUN_FILES, trainTrial } = await import('../../training/trial.js');
   const progress = new EpochProgress(config.training.epochs, human);
   const summary = await trainTrial({
     config,
@@ -104,7 +106,7 @@ export async function train(options: TrainOptions): Promise<TrialSummary> {
   if (options.json) {
     process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   } else {
-    printSummary(summary);
+    printSummary(summary, Object.values(RUN_FILES));
   }
   return summary;
 }
@@ -117,7 +119,7 @@ function withOverrides(config: TrialConfig, options: TrainOptions): TrialConfig 
   };
 }
 
-function printSummary(summary: TrialSummary): void {
+function printSummary(summary: TrialSummary, files: string[]): void {
   const percent = (value: number): string => `${(value * 100).toFixed(2)}%`;
   const lines = [
     '',
@@ -128,7 +130,7 @@ function printSummary(summary: TrialSummary): void {
     `test accuracy:       ${percent(summary.testAccuracy)}`,
     `duration:            ${(summary.durationMs / 1000).toFixed(1)} s`,
     `outputs:             ${summary.runDir}`,
-    ...Object.values(RUN_FILES).map((file) => `  ${file}`),
+    ...files.map((file) => `  ${file}`),
     '',
   ];
   process.stdout.write(lines.join('\n'));
