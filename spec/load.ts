@@ -28,7 +28,11 @@ export interface LoadedSpec {
   spec: SweepSpec;
   /** The file's text as read. */
   text: string;
-  /** Lowercase hex SHA-256 of the canonical JSON of `spec`; names the sweep. */
+  /**
+   * Lowercase hex SHA-256 of what the trials depend on (the spec without `description` and
+   * `execution`); names the sweep, so raising `execution.concurrency` or editing the
+   * description and starting again attaches to the same sweep.
+   */
   hash: string;
   /** `dataset.root` made absolute, relative paths taken from the spec file's folder. */
   datasetRoot: string;
@@ -88,9 +92,14 @@ export function parseSpec(text: string, file: string): LoadedSpec {
     file: absolute,
     spec,
     text,
-    hash: hashValue(spec),
+    hash: trialsHash(spec),
     datasetRoot: path.resolve(path.dirname(absolute), spec.dataset.root),
   };
+}
+
+function trialsHash(spec: SweepSpec): string {
+  const { description: _description, execution: _execution, ...trained } = spec;
+  return hashValue(trained);
 }
 
 /** Issues without a position first, then by line and column; ties keep their order. */

@@ -49,6 +49,14 @@ describe('loadSpec', () => {
     assert.notEqual(a.hash, c.hash);
   });
 
+  test('loadSpec - the hash ignores description and execution, so a sweep can be re-scaled', () => {
+    const base = ['name: test', 'dataset: {root: data}'];
+    const a = parseSpec(base.join('\n'), FILE);
+    const b = parseSpec([...base, 'description: more', 'execution: {concurrency: 8}'].join('\n'), FILE);
+
+    assert.equal(a.hash, b.hash);
+  });
+
   test('loadSpec - reads a file and keeps an absolute dataset root as written', async (t) => {
     const dir = await mkdtemp(path.join(tmpdir(), 'spec-load-'));
     t.after(() => rm(dir, { recursive: true, force: true }));
