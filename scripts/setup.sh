@@ -64,6 +64,24 @@ check_tools() {
   echo "node $(node --version), $(python3 --version), $(go version | cut -d' ' -f3)"
 }
 
+system_packages() {
+  # Debian packages the project uses at run time: fonts for the text in report images.
+  local wanted=(fonts-dejavu-core) missing=()
+  for package in "${wanted[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+      || missing+=("$package")
+  done
+  if [ "${#missing[@]}" -eq 0 ]; then
+    echo "present: ${wanted[*]}"
+    return
+  fi
+
+  [ "$(id -u)" = 0 ] || fail "missing Debian packages; run: sudo apt-get install ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  echo "installed: ${missing[*]}"
+}
+
 npm_dependencies() {
   # Skip when node_modules was installed from this exact lockfile.
   local stamp=node_modules/.attention-sweep-lock.sha256 want
@@ -205,6 +223,7 @@ mlflow() {
 started=$SECONDS
 echo "setup: cache in $CACHE_DIR (logs in $LOG_DIR)"
 step "tools" check_tools
+step "system packages" system_packages
 step "npm dependencies" npm_dependencies
 step "TensorFlow C library $TF_VERSION" tensorflow_library
 step "native tfjs binding" tfjs_binding
