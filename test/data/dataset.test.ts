@@ -94,6 +94,24 @@ describe('dataset load', () => {
     assert.deepEqual(pixel(train, indexOf(train, 'bitmap.bmp'), 3, 3), [1, 128, 254]);
   });
 
+  test('load - decodes GIF, WebP and TIFF', async (t) => {
+    const root = await tempFolder(t);
+    await writeSplits(root, { daisy: 1 });
+    const folder = join(root, 'test', 'daisy');
+    await put(join(folder, 'a.gif'), await solid(8, 8, [255, 0, 0]).gif().toBuffer());
+    const webp = await solid(8, 8, [0, 0, 255]).webp({ lossless: true }).toBuffer();
+    await put(join(folder, 'b.webp'), webp);
+    const tiff = await solid(8, 8, [0, 255, 0]).tiff({ compression: 'lzw' }).toBuffer();
+    await put(join(folder, 'c.tif'), tiff);
+
+    const data = await loadDataset(datasetConfig(root), { root });
+    const split = data.test;
+
+    assert.deepEqual(pixel(split, indexOf(split, 'a.gif'), 1, 1), [255, 0, 0]);
+    assert.deepEqual(pixel(split, indexOf(split, 'b.webp'), 1, 1), [0, 0, 255]);
+    assert.deepEqual(pixel(split, indexOf(split, 'c.tif'), 1, 1), [0, 255, 0]);
+  });
+
   test('load - resizes other sizes with nearest neighbour to [height, width]', async (t) => {
     const root = await tempFolder(t);
     await writeSplits(root, { daisy: 1 });

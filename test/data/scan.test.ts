@@ -11,6 +11,7 @@ import {
   noisyJpeg,
   pngClaimingSize,
   put,
+  solidBmp,
   solidPng,
   tempFolder,
   writeSplits,
@@ -80,6 +81,20 @@ describe('dataset scan', () => {
         `1 bad image file in ${root}:\n` +
           `  ${huge}: image is 10000x6000 (60 megapixels), over the limit of 50 megapixels`,
       );
+      return true;
+    });
+  });
+
+  test('scan - reports a truncated BMP', async (t) => {
+    const root = await tempFolder(t);
+    await writeSplits(root, { daisy: 1 });
+    const bmp = solidBmp(16, 16, [1, 2, 3]);
+    const cut = await put(join(root, 'train', 'daisy', 'cut.bmp'), bmp.subarray(0, 300));
+
+    await assert.rejects(scanDataset(datasetConfig(root)), (error: unknown) => {
+      assert.ok(error instanceof DatasetError);
+      assert.deepEqual(error.paths, [cut]);
+      assert.match(error.message, /cut\.bmp: truncated or corrupt image data \(.+\)$/);
       return true;
     });
   });
