@@ -146,10 +146,7 @@ async function readHeader(path: string, bytes: Buffer): Promise<ImageHeader | { 
       isPlainRgb = metadata.space === 'srgb' && metadata.channels === 3 &&
         metadata.depth === 'uchar' && metadata.isPalette !== true;
     } catch (error) {
-      return {
-        reason: `content does not match the ${extension} extension: not a readable image ` +
-          `(${firstLine(error)})`,
-      };
+      return { reason: headerProblem(error, extension) };
     }
   }
 
@@ -167,6 +164,19 @@ async function readHeader(path: string, bytes: Buffer): Promise<ImageHeader | { 
     extensionMismatch: format !== expected,
     isPlainRgb,
   };
+}
+
+/** Says why sharp could not read a header: wrong content, an empty file, or a broken header. */
+function headerProblem(error: unknown, extension: string): string {
+  const detail = firstLine(error);
+
+  if (/unsupported image format/i.test(detail)) {
+    return `content does not match the ${extension} extension: not a readable image (${detail})`;
+  }
+  if (/empty/i.test(detail)) {
+    return 'empty file';
+  }
+  return `unreadable image header (${detail})`;
 }
 
 /** Runs the shared colour-conversion and resize pipeline and returns RGB bytes. */

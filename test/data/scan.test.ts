@@ -85,6 +85,22 @@ describe('dataset scan', () => {
     });
   });
 
+  test('scan - tells an empty file and a broken header apart from wrong content', async (t) => {
+    const root = await tempFolder(t);
+    await writeSplits(root, { daisy: 1 });
+    const folder = join(root, 'val', 'daisy');
+    const empty = await put(join(folder, 'empty.png'), '');
+    const header = await put(join(folder, 'header.jpg'), Buffer.from([0xff, 0xd8, 0xff, 0xe0]));
+
+    await assert.rejects(scanDataset(datasetConfig(root)), {
+      message:
+        `2 bad image files in ${root}:\n` +
+        `  ${empty}: empty file\n` +
+        `  ${header}: unreadable image header (Input buffer has corrupt header: ` +
+        'VipsJpeg: premature end of JPEG image)',
+    });
+  });
+
   test('scan - reports a truncated BMP', async (t) => {
     const root = await tempFolder(t);
     await writeSplits(root, { daisy: 1 });
