@@ -17,89 +17,38 @@ import path from 'node:path';
 import { ConfigError } from '../lib/errors.js';
 import { logger as rootLogger, type Logger } from '../lib/logger.js';
 import { ExperimentDeletedError, isRetryableStatus, TrackingError } from './errors.js';
+import { splitBatch } from './batch.js';
 import { backoffDelayMs, resolveRetryPolicy, sleep, type RetryPolicy } from './retry.js';
+import type {
+  ArtifactEntry,
+  Experiment,
+  MetricPoint,
+  ModelVersion,
+  Run,
+  RunData,
+  RunInfo,
+  RunStatus,
+  RunViewType,
+} from './types.js';
+import {
+  toExperiment,
+  toKeyValues,
+  toMetricPoint,
+  toModelVersion,
+  toRun,
+  toRunInfo,
+  type RawArtifact,
+  type RawExperiment,
+  type RawMetric,
+  type RawModelVersion,
+  type RawRun,
+  type RawRunInfo,
+} from './wire.js';
 
-/** Status of a run, as MLflow names it. */
-export type RunStatus = 'RUNNING' | 'SCHEDULED' | 'FINISHED' | 'FAILED' | 'KILLED';
-
-/** Which runs a search sees, by lifecycle stage. */
-export type RunViewType = 'ACTIVE_ONLY' | 'DELETED_ONLY' | 'ALL';
-
-/** An MLflow experiment. */
-export interface Experiment {
-  experimentId: string;
-  name: string;
-  /** Where its runs' artifacts go, e.g. `mlflow-artifacts:/1`. */
-  artifactLocation: string;
-  lifecycleStage: 'active' | 'deleted';
-  tags: Record<string, string>;
-}
-
-/** The fixed facts of a run. */
-export interface RunInfo {
-  runId: string;
-  experimentId: string;
-  runName: string;
-  status: RunStatus;
-  /** Unix time in ms. */
-  startTimeMs: number;
-  /** Unix time in ms; undefined while the run has not ended. */
-  endTimeMs: number | undefined;
-  /** Root of the run's artifacts, e.g. `mlflow-artifacts:/1/<runId>/artifacts`. */
-  artifactUri: string;
-  lifecycleStage: 'active' | 'deleted';
-}
-
-/** A run with its data. */
-export interface Run {
-  info: RunInfo;
-  params: Record<string, string>;
-  tags: Record<string, string>;
-  /** The latest value of each metric (highest step, then latest timestamp). */
-  metrics: Record<string, number>;
-}
-
-/**
- * One metric point. `value` may be NaN or +/-Infinity: NaN is stored as NaN; MLflow's SQL
- * store keeps +/-Infinity as +/-1.7976931348623157e308 (the largest double), which this
- * client reads back as +/-Infinity.
- */
-export interface MetricPoint {
-  key: string;
-  value: number;
-  /** Integer step (epoch, batch...); MLflow defaults it to 0. */
-  step: number;
-  /** Unix time in ms. */
-  timestampMs: number;
-}
-
-/** A file or folder in a run's artifacts. */
-export interface ArtifactEntry {
-  /** Path relative to the run's artifact root, `/`-separated. */
-  path: string;
-  isDir: boolean;
-  /** Size in bytes, for files. */
-  sizeBytes: number | undefined;
-}
-
-/** A version of a registered model. */
-export interface ModelVersion {
-  name: string;
-  version: string;
-  source: string;
-  runId: string | undefined;
-  /** `READY` once usable; MLflow OSS sets it at once. */
-  status: string;
-}
-
-/** Params, metrics and tags to log for one run; any of them may be empty. */
-export interface RunData {
-  /** Param values are stored as strings; once logged, a param cannot change value. */
-  params?: Record<string, string | number | boolean>;
-  metrics?: MetricPoint[];
-  /** Tag values may be overwritten. */
-  tags?: Record<string, string>;
-}
+// Callers import the whole tracking API from here.
+export type * from './types.js';
+export { LOG_BATCH_LIMITS, splitBatch } from './batch.js';
+export { decodeMetricValue, encodeMetricValue } from './wire.js';
 
 /** Per-call overrides. */
 export interface CallOptions {
@@ -134,20 +83,6 @@ export interface MlflowClientOptions {
   /** Where request failures and retries are logged. Default: the shared pino logger. */
   logger?: Logger;
 }
-
-/** What MLflow accepts in one `runs/log-batch` request (MLflow's own limits). */
-export const LOG_BATCH_LIMITS = Object.freeze({
-  metrics: 1000,
-  params: 100,
-  tags: 100,
-  /** Metrics, params and tags together. */
-  total: 1000,
-  /** The server rejects bodies over 1e6 bytes; this leaves room for the envelope. */
-  bodyBytes: 900_000,
-});
-
-/** MLflow's SQL store saves +/-Infinity as the largest finite double. */
-const MAX_DOUBLE = 1.7976931348623157e308;
 
 const API = '/api/2.0/mlflow';
 const ARTIFACTS_API = '/api/2.0/mlflow-artifacts/artifacts';
@@ -1011,252 +946,6 @@ function positive(name: string, value: number): number {
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === '' ? undefined : value;
-}
-
-// ------------------------------------------------------------------ batches
-
-interface BatchRequest {
-  body: {
-    metrics: RawMetricOut[];
-    params: { key: string; value: string }[];
-    tags: { key: string; value: string }[];
-  };
-  summary: string;
-}
-
-/**
- * Splits params, tags and metrics into requests within {@link LOG_BATCH_LIMITS}, in that
- * order (params and tags first, so a run's config lands before its metrics).
- */
-export function splitBatch(data: RunData): BatchRequest[] {
-  const items: { kind: 'params' | 'tags' | 'metrics'; item: { key: string } }[] = [];
-  for (const [key, value] of Object.entries(data.params ?? {})) {
-    items.push({ kind: 'params', item: { key, value: String(value) } as { key: string } });
-  }
-  for (const [key, value] of Object.entries(data.tags ?? {})) {
-    items.push({ kind: 'tags', item: { key, value } as { key: string } });
-  }
-  for (const point of data.metrics ?? []) {
-    items.push({ kind: 'metrics', item: toRawMetric(point) });
-  }
-
-  const requests: BatchRequest[] = [];
-  let current = emptyRequest();
-  let bytes = 0;
-  for (const { kind, item } of items) {
-    const size = Buffer.byteLength(JSON.stringify(item)) + 1;
-    if (!fits(current, kind, bytes + size)) {
-      requests.push(current);
-      current = emptyRequest();
-      bytes = 0;
-    }
-    (current.body[kind] as { key: string }[]).push(item);
-    bytes += size;
-  }
-  if (countItems(current) > 0) {
-    requests.push(current);
-  }
-
-  for (const request of requests) {
-    request.summary = summarize(request);
-  }
-  return requests;
-}
-
-function emptyRequest(): BatchRequest {
-  return { body: { metrics: [], params: [], tags: [] }, summary: '' };
-}
-
-function countItems(request: BatchRequest): number {
-  const { metrics, params, tags } = request.body;
-  return metrics.length + params.length + tags.length;
-}
-
-function fits(request: BatchRequest, kind: 'params' | 'tags' | 'metrics', bytes: number) {
-  if (countItems(request) === 0) {
-    return true;
-  }
-  return (
-    request.body[kind].length < LOG_BATCH_LIMITS[kind] &&
-    countItems(request) < LOG_BATCH_LIMITS.total &&
-    bytes <= LOG_BATCH_LIMITS.bodyBytes
-  );
-}
-
-function summarize(request: BatchRequest): string {
-  const parts: string[] = [];
-  for (const kind of ['params', 'tags', 'metrics'] as const) {
-    const keys = [...new Set(request.body[kind].map((item) => item.key))];
-    if (keys.length > 0) {
-      const shown = keys.slice(0, 5).join(', ');
-      parts.push(`${kind}: ${shown}${keys.length > 5 ? `, +${keys.length - 5} more` : ''}`);
-    }
-  }
-  return parts.join('; ');
-}
-
-// ------------------------------------------------------------------ wire formats
-
-interface RawExperiment {
-  experiment_id: string;
-  name: string;
-  artifact_location?: string;
-  lifecycle_stage?: string;
-  tags?: { key: string; value: string }[];
-}
-
-interface RawRunInfo {
-  run_id: string;
-  experiment_id: string;
-  run_name?: string;
-  status?: string;
-  start_time?: number | string;
-  end_time?: number | string;
-  artifact_uri?: string;
-  lifecycle_stage?: string;
-}
-
-interface RawRun {
-  info: RawRunInfo;
-  data?: {
-    metrics?: RawMetric[];
-    params?: { key: string; value: string }[];
-    tags?: { key: string; value: string }[];
-  };
-}
-
-interface RawMetric {
-  key: string;
-  value: number | string;
-  step?: number | string;
-  timestamp?: number | string;
-}
-
-interface RawMetricOut {
-  key: string;
-  value: number | string;
-  step: number;
-  timestamp: number;
-}
-
-interface RawArtifact {
-  path: string;
-  is_dir?: boolean;
-  file_size?: number | string;
-}
-
-interface RawModelVersion {
-  name: string;
-  version: string;
-  source?: string;
-  run_id?: string;
-  status?: string;
-}
-
-/** A metric point as MLflow's JSON wants it; non-finite values become proto3 strings. */
-function toRawMetric(point: MetricPoint): RawMetricOut {
-  return {
-    key: point.key,
-    value: encodeMetricValue(point.value),
-    step: point.step,
-    timestamp: point.timestampMs,
-  };
-}
-
-/** `NaN` -> "NaN", `Infinity` -> "Infinity", `-Infinity` -> "-Infinity"; others unchanged. */
-export function encodeMetricValue(value: number): number | string {
-  if (Number.isNaN(value)) {
-    return 'NaN';
-  }
-  if (value === Number.POSITIVE_INFINITY) {
-    return 'Infinity';
-  }
-  if (value === Number.NEGATIVE_INFINITY) {
-    return '-Infinity';
-  }
-  return value;
-}
-
-/**
- * Reads a metric value from MLflow's JSON: numbers, or the proto3 strings "NaN", "Infinity",
- * "-Infinity". +/-1.7976931348623157e308 becomes +/-Infinity, undoing the SQL store's clamp.
- */
-export function decodeMetricValue(raw: number | string): number {
-  const value = typeof raw === 'number' ? raw : Number(raw);
-  if (value === MAX_DOUBLE) {
-    return Number.POSITIVE_INFINITY;
-  }
-  if (value === -MAX_DOUBLE) {
-    return Number.NEGATIVE_INFINITY;
-  }
-  return value;
-}
-
-function toMetricPoint(raw: RawMetric): MetricPoint {
-  return {
-    key: raw.key,
-    value: decodeMetricValue(raw.value),
-    step: Number(raw.step ?? 0),
-    timestampMs: Number(raw.timestamp ?? 0),
-  };
-}
-
-function toExperiment(raw: RawExperiment): Experiment {
-  return {
-    experimentId: raw.experiment_id,
-    name: raw.name,
-    artifactLocation: raw.artifact_location ?? '',
-    lifecycleStage: raw.lifecycle_stage === 'deleted' ? 'deleted' : 'active',
-    tags: fromKeyValues(raw.tags),
-  };
-}
-
-function toRunInfo(raw: RawRunInfo): RunInfo {
-  return {
-    runId: raw.run_id,
-    experimentId: raw.experiment_id,
-    runName: raw.run_name ?? '',
-    status: (raw.status ?? 'RUNNING') as RunStatus,
-    startTimeMs: Number(raw.start_time ?? 0),
-    endTimeMs: raw.end_time === undefined ? undefined : Number(raw.end_time),
-    artifactUri: raw.artifact_uri ?? '',
-    lifecycleStage: raw.lifecycle_stage === 'deleted' ? 'deleted' : 'active',
-  };
-}
-
-function toRun(raw: RawRun): Run {
-  const metrics: Record<string, number> = {};
-  for (const metric of raw.data?.metrics ?? []) {
-    metrics[metric.key] = decodeMetricValue(metric.value);
-  }
-  return {
-    info: toRunInfo(raw.info),
-    params: fromKeyValues(raw.data?.params),
-    tags: fromKeyValues(raw.data?.tags),
-    metrics,
-  };
-}
-
-function toModelVersion(raw: RawModelVersion): ModelVersion {
-  return {
-    name: raw.name,
-    version: raw.version,
-    source: raw.source ?? '',
-    runId: raw.run_id === undefined || raw.run_id === '' ? undefined : raw.run_id,
-    status: raw.status ?? '',
-  };
-}
-
-function toKeyValues(record: Record<string, string>): { key: string; value: string }[] {
-  return Object.entries(record).map(([key, value]) => ({ key, value }));
-}
-
-function fromKeyValues(list: { key: string; value: string }[] | undefined) {
-  const record: Record<string, string> = {};
-  for (const { key, value } of list ?? []) {
-    record[key] = value;
-  }
-  return record;
 }
 
 // ------------------------------------------------------------------ artifact paths
