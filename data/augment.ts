@@ -13,7 +13,7 @@ import type { Tensor4D } from '@tensorflow/tfjs-node';
 import { tf } from '../lib/tf.js';
 import type { AugmentationConfig } from '../spec/schema.js';
 
-import { mulberry32, uniform } from './random.js';
+import { mulberry32, uniform } from '../lib/random.js';
 import './transform-kernel.js';
 
 /** The random part of one image's augmentation. */

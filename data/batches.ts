@@ -8,7 +8,7 @@ import { ConfigError } from '../lib/errors.js';
 import { tf } from '../lib/tf.js';
 
 import type { SplitData } from './dataset.js';
-import { mixSeeds, mulberry32, shuffleInPlace } from './random.js';
+import { mixSeeds, mulberry32, shuffleInPlace } from '../lib/random.js';
 
 // The trainer takes batches and their preprocessing from one place.
 export { augmentBatch, preprocessBatch } from './augment.js';

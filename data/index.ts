@@ -38,7 +38,7 @@ export {
   type SplitName,
 } from './layout.js';
 export { loadDataset, type LoadedDataset, type LoadOptions, type SplitData } from './dataset.js';
-export { mixSeeds, mulberry32 } from './random.js';
+export { mixSeeds, mulberry32 } from '../lib/random.js';
 export {
   imageShape,
   scanDataset,

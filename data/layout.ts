@@ -13,7 +13,7 @@ import { DatasetError } from '../lib/errors.js';
 import type { DatasetConfig } from '../spec/schema.js';
 
 import { IMAGE_EXTENSIONS, isImageFileName } from './images.js';
-import { hashString, mixSeeds, mulberry32, shuffleInPlace } from './random.js';
+import { hashString, mixSeeds, mulberry32, shuffleInPlace } from '../lib/random.js';
 
 /** The three splits, in the order they are reported. */
 export const SPLIT_NAMES = ['train', 'val', 'test'] as const;

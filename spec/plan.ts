@@ -6,7 +6,7 @@ import { SpecError } from '../lib/errors.js';
 import { trialIdOf, sweepIdOf } from './ids.js';
 import type { LoadedSpec } from './load.js';
 import { isRecord, withPathValue } from './paths.js';
-import { sampleDistinct, seededRandom } from './random.js';
+import { sampleDistinct, seededRandom } from '../lib/random.js';
 import { sweepSpecSchema, type TrialConfig } from './schema.js';
 
 /** One trial of a sweep. */

@@ -9,7 +9,7 @@ import {
   transformParams,
   type AugmentationDraw,
 } from '../../data/augment.js';
-import { mulberry32 } from '../../data/random.js';
+import { mulberry32 } from '../../lib/random.js';
 import { tf } from '../../lib/tf.js';
 import { augmentationSchema, type AugmentationConfig } from '../../spec/schema.js';
 

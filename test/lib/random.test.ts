@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { hashString, mixSeeds, mulberry32, shuffleInPlace } from '../../data/random.js';
+import { hashString, mixSeeds, mulberry32, shuffleInPlace } from '../../lib/random.js';
 
 describe('seeded random numbers', () => {
   test('mulberry32 - repeats its sequence for a seed and stays in [0, 1)', () => {

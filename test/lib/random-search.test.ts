@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { sampleDistinct, seededRandom } from '../../spec/random.js';
+import { sampleDistinct, seededRandom } from '../../lib/random.js';
 
 describe('seededRandom', () => {
   test('seededRandom - gives the same floats in [0, 1) for the same seed', () => {
