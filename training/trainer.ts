@@ -35,6 +35,7 @@ import {
   saveCheckpoint,
   type NamedTensor,
 } from './checkpoint.js';
+import { useFastGradients } from './fast-gradients.js';
 import { isPlateau, learningRateAt } from './schedules.js';
 
 /** Everything recorded per epoch; `history.json` holds one array per key. */
@@ -140,6 +141,8 @@ export async function trainModel(input: TrainTrialInput): Promise<TrainingResult
   const { config, runDir } = input;
   checkMonitors(config.callbacks, AVAILABLE_METRICS);
   await mkdir(runDir, { recursive: true });
+  // TensorFlow's fused gradient kernels roughly halve a training step (fast-gradients.ts).
+  useFastGradients();
 
   const dataset = input.dataset ?? (await loadDataset(config.dataset));
   const model = buildAttentionCnn(config.model, {
