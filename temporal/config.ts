@@ -1,0 +1,169 @@
+/**
+ * Where the CLI finds Temporal. With an address it talks to that cluster only; without one it
+ * runs the embedded dev server on loopback, with its SQLite file in the state folder.
+ *
+ * Each setting is taken from the first place that has it:
+ *
+ * | setting | flag | environment | `sweep.config.yaml` | default |
+ * |---|---|---|---|---|
+ * | cluster address | `--temporal-address` | `TEMPORAL_ADDRESS` | `temporal.address` | embedded |
+ * | namespace | `--namespace` | `TEMPORAL_NAMESPACE` | `temporal.namespace` | `default` |
+ * | UI link base | | `TEMPORAL_UI_URL` | `temporal.uiUrl` | see below |
+ * | state folder | | `SWEEP_STATE_DIR` | `stateDir` | `./.state` |
+ * | embedded gRPC port | | `SWEEP_TEMPORAL_PORT` | `embedded.port` | 7233 |
+ * | embedded UI port | | `SWEEP_TEMPORAL_UI_PORT` | `embedded.uiPort` | gRPC port + 1000 |
+ *
+ * `sweep.config.yaml` is read from the current directory; relative paths in it are taken
+ * from that directory. Without a UI link base, a cluster's UI is assumed at its host on port
+ * 8233 (the dev server's convention).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+import { ConfigError } from '../lib/errors.js';
+import { DEFAULT_DEV_SERVER_PORT } from './dev-server.js';
+
+/** Name of the optional config file, looked up in the current directory. */
+export const CONFIG_FILE_NAME = 'sweep.config.yaml';
+
+/** Flags every Temporal-facing command accepts. */
+export interface TemporalFlags {
+  temporalAddress?: string | undefined;
+  namespace?: string | undefined;
+}
+
+/** Resolved settings. */
+export interface TemporalSettings {
+  /** Cluster address (`host:port`), or null for the embedded dev server. */
+  address: string | null;
+  namespace: string;
+  /** Base URL of the Temporal Web UI, or null to derive it (see the module doc). */
+  uiUrl: string | null;
+  /** Absolute state folder: embedded server db and log, trial run folders. */
+  stateDir: string;
+  /** Embedded server ports. */
+  embeddedPort: number;
+  embeddedUiPort: number;
+  /** The config file read, or null. */
+  configFile: string | null;
+}
+
+const port = z.number().int('must be a whole number').min(1, 'must be 1-65535').max(65535);
+
+const configFileSchema = z.looseObject({
+  stateDir: z.string().min(1).optional(),
+  temporal: z
+    .strictObject({
+      address: z.string().min(1).optional(),
+      namespace: z.string().min(1).optional(),
+      uiUrl: z.string().min(1).optional(),
+    })
+    .optional(),
+  embedded: z.strictObject({ port: port.optional(), uiPort: port.optional() }).optional(),
+});
+
+/**
+ * Resolves the Temporal settings from flags, environment and config file.
+ *
+ * @throws ConfigError naming the file, key and value for a config file or environment
+ *   variable that cannot be used (every problem listed at once).
+ */
+export function resolveTemporalSettings(
+  flags: TemporalFlags,
+  env: NodeJS.ProcessEnv = process.env,
+  cwd: string = process.cwd(),
+): TemporalSettings {
+  const configPath = resolve(cwd, CONFIG_FILE_NAME);
+  const file = existsSync(configPath) ? readConfigFile(configPath) : {};
+  const problems: string[] = [];
+
+  const envPort = parsePortEnv(env, 'SWEEP_TEMPORAL_PORT', problems);
+  const envUiPort = parsePortEnv(env, 'SWEEP_TEMPORAL_UI_PORT', problems);
+  if (problems.length > 0) {
+    throw new ConfigError(problems.join('\n'), {
+      hint: 'Set it to a TCP port between 1 and 65535, or unset it for the default.',
+    });
+  }
+
+  const embeddedPort = envPort ?? file.embedded?.port ?? DEFAULT_DEV_SERVER_PORT;
+  const stateDirText = nonEmpty(env.SWEEP_STATE_DIR) ?? file.stateDir ?? '.state';
+
+  return {
+    address:
+      nonEmpty(flags.temporalAddress) ??
+      nonEmpty(env.TEMPORAL_ADDRESS) ??
+      file.temporal?.address ??
+      null,
+    namespace:
+      nonEmpty(flags.namespace) ??
+      nonEmpty(env.TEMPORAL_NAMESPACE) ??
+      file.temporal?.namespace ??
+      'default',
+    uiUrl: nonEmpty(env.TEMPORAL_UI_URL) ?? file.temporal?.uiUrl ?? null,
+    stateDir: resolve(cwd, stateDirText),
+    embeddedPort,
+    embeddedUiPort: envUiPort ?? file.embedded?.uiPort ?? embeddedPort + 1000,
+    configFile: existsSync(configPath) ? configPath : null,
+  };
+}
+
+/**
+ * The Web UI base URL for these settings: the configured one, the embedded server's, or a
+ * guess from the cluster address (same host, port 8233).
+ */
+export function uiBaseUrl(settings: TemporalSettings, embeddedUiUrl: string | null): string {
+  if (settings.uiUrl !== null) return settings.uiUrl.replace(/\/+$/, '');
+  if (embeddedUiUrl !== null) return embeddedUiUrl;
+
+  const host = (settings.address ?? '127.0.0.1').replace(/:\d+$/, '');
+  return `http://${host}:8233`;
+}
+
+/** The Web UI page of a sweep's workflow. */
+export function sweepUiLink(uiBase: string, namespace: string, sweepId: string): string {
+  return `${uiBase}/namespaces/${encodeURIComponent(namespace)}/workflows/` +
+    encodeURIComponent(sweepId);
+}
+
+function readConfigFile(file: string): z.infer<typeof configFileSchema> {
+  let data: unknown;
+  try {
+    data = parseYaml(readFileSync(file, 'utf8')) ?? {};
+  } catch (error) {
+    throw new ConfigError(`${file} is not valid YAML: ${(error as Error).message}`, {
+      hint: `Fix the file or remove it; see the table in temporal/config.ts.`,
+      cause: error,
+    });
+  }
+
+  const parsed = configFileSchema.safeParse(data);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const key = issue.path.join('.');
+      return `  ${file} ${key === '' ? '(document)' : key}: ${issue.message}`;
+    });
+    throw new ConfigError(`${lines.length} problem(s) in ${file}:\n${lines.join('\n')}`, {
+      hint: 'Allowed keys: stateDir, temporal.{address,namespace,uiUrl}, embedded.{port,uiPort}.',
+    });
+  }
+  return parsed.data;
+}
+
+function parsePortEnv(env: NodeJS.ProcessEnv, name: string, problems: string[]): number | null {
+  const text = nonEmpty(env[name]);
+  if (text === undefined) return null;
+
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1 || value > 65535) {
+    problems.push(`${name} must be a TCP port between 1 and 65535, got ${JSON.stringify(text)}`);
+    return null;
+  }
+  return value;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}

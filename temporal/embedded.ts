@@ -1,0 +1,210 @@
+/**
+ * The embedded Temporal server, shared by every `sweep` command that uses the same state
+ * folder. The first command starts it (in its own process group, so Ctrl-C in one terminal
+ * does not kill it under another); each command registers itself while it runs; the last one
+ * to leave stops it. The SQLite file stays, so the next command sees every sweep again.
+ *
+ * Files in the state folder: `temporal.db` (the server's state), `temporal.log`,
+ * `temporal-server.json` (pid and address of the running server), `temporal-clients/<pid>`
+ * (commands using it), `temporal.lock` (held while one of those changes).
+ */
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { Connection } from '@temporalio/client';
+
+import { logger } from '../lib/logger.js';
+import { DevServerError } from './errors.js';
+import { isAlive, startDevServer, stopServerPid } from './dev-server.js';
+
+/** Options of {@link acquireEmbeddedServer}. */
+export interface EmbeddedServerOptions {
+  stateDir: string;
+  /** gRPC port when a server must be started; 0 picks a free one. */
+  port: number;
+  /** UI port when a server must be started; 0 picks a free one, null runs headless. */
+  uiPort: number | null;
+  namespace: string;
+  /** Longest wait for the lock or a starting server, in milliseconds; default 60,000. */
+  timeoutMs?: number;
+}
+
+/** A lease on the embedded server; `release()` stops the server when nobody else uses it. */
+export interface EmbeddedServerLease {
+  address: string;
+  uiUrl: string | null;
+  pid: number;
+  /** True when this call started the server, false when it joined a running one. */
+  started: boolean;
+  /** Leaves the server; the last command to leave stops it. Safe to call twice. */
+  release(): Promise<void>;
+}
+
+interface ServerRecord {
+  pid: number;
+  address: string;
+  uiUrl: string | null;
+  startedAt: string;
+}
+
+/**
+ * Joins the state folder's running embedded server, or starts one.
+ *
+ * @throws DevServerError when the server cannot be started (port in use, CLI missing, no
+ *   answer) or the state folder stays locked longer than `timeoutMs`.
+ */
+export async function acquireEmbeddedServer(
+  options: EmbeddedServerOptions,
+): Promise<EmbeddedServerLease> {
+  const paths = statePaths(options.stateDir);
+  mkdirSync(paths.clients, { recursive: true });
+
+  const unlock = await lock(paths.lock, options.timeoutMs ?? 60_000);
+  let record: ServerRecord;
+  let started = false;
+
+  try {
+    const existing = readRecord(paths.record);
+    if (existing !== null && isAlive(existing.pid) && (await answers(existing.address))) {
+      record = existing;
+    } else {
+      // A recorded server that is alive but silent is stuck; it belongs to this folder.
+      if (existing !== null) await stopServerPid(existing.pid);
+
+      const server = await startDevServer({
+        stateDir: options.stateDir,
+        port: options.port,
+        uiPort: options.uiPort,
+        namespace: options.namespace,
+        detached: true,
+      });
+      record = {
+        pid: server.pid,
+        address: server.address,
+        uiUrl: server.uiUrl,
+        startedAt: new Date().toISOString(),
+      };
+      writeFileSync(paths.record, `${JSON.stringify(record, null, 2)}\n`);
+      started = true;
+    }
+
+    writeFileSync(join(paths.clients, String(process.pid)), '');
+  } finally {
+    unlock();
+  }
+
+  logger.info({ address: record.address, pid: record.pid, started }, 'embedded server in use');
+
+  let released: Promise<void> | undefined;
+  return {
+    address: record.address,
+    uiUrl: record.uiUrl,
+    pid: record.pid,
+    started,
+    release: () => (released ??= releaseServer(paths, record, options.timeoutMs ?? 60_000)),
+  };
+}
+
+async function releaseServer(
+  paths: ReturnType<typeof statePaths>,
+  record: ServerRecord,
+  timeoutMs: number,
+): Promise<void> {
+  const unlock = await lock(paths.lock, timeoutMs);
+
+  try {
+    rmSync(join(paths.clients, String(process.pid)), { force: true });
+    const others = liveClients(paths.clients);
+    if (others.length > 0) {
+      logger.info({ clients: others.length }, 'embedded server left running for other commands');
+      return;
+    }
+
+    await stopServerPid(record.pid);
+    rmSync(paths.record, { force: true });
+    logger.info({ address: record.address, pid: record.pid }, 'embedded server stopped');
+  } finally {
+    unlock();
+  }
+}
+
+function statePaths(stateDir: string) {
+  return {
+    record: join(stateDir, 'temporal-server.json'),
+    clients: join(stateDir, 'temporal-clients'),
+    lock: join(stateDir, 'temporal.lock'),
+  };
+}
+
+function readRecord(file: string): ServerRecord | null {
+  try {
+    const record = JSON.parse(readFileSync(file, 'utf8')) as ServerRecord;
+    return typeof record.pid === 'number' && typeof record.address === 'string' ? record : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Pids of commands still registered and alive; dead ones are removed. */
+function liveClients(dir: string): number[] {
+  const live: number[] = [];
+
+  for (const name of readdirSync(dir)) {
+    const pid = Number(name);
+    if (Number.isInteger(pid) && isAlive(pid) && pid !== process.pid) {
+      live.push(pid);
+    } else {
+      rmSync(join(dir, name), { force: true });
+    }
+  }
+  return live;
+}
+
+async function answers(address: string): Promise<boolean> {
+  try {
+    const connection = await Connection.connect({ address, connectTimeout: 2000 });
+    await connection.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A lock folder (mkdir is atomic) holding the owner's pid; a lock whose owner died is taken
+ * over.
+ */
+async function lock(dir: string, timeoutMs: number): Promise<() => void> {
+  const deadline = Date.now() + timeoutMs;
+
+  for (;;) {
+    try {
+      mkdirSync(dir);
+      writeFileSync(join(dir, 'pid'), String(process.pid));
+      return () => rmSync(dir, { recursive: true, force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+
+    const owner = Number(readOr(join(dir, 'pid'), ''));
+    if (Number.isInteger(owner) && owner > 0 && !isAlive(owner)) {
+      rmSync(dir, { recursive: true, force: true });
+      continue;
+    }
+
+    if (Date.now() > deadline) {
+      throw new DevServerError(`the state folder lock ${dir} is held by process ${owner}`, {
+        hint: `If no sweep command is running, remove ${dir} and try again.`,
+      });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function readOr(file: string, fallback: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return fallback;
+  }
+}

@@ -1,0 +1,447 @@
+/**
+ * What the CLI does with sweeps on Temporal: start (or attach), read the merged status table,
+ * cancel, resume, list. Every function takes a connected client; none starts a worker.
+ */
+import {
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowExecutionStatusName,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+
+import { ConfigError, SweepError } from '../lib/errors.js';
+import { logger } from '../lib/logger.js';
+import {
+  cancelSweepUpdate,
+  chunkStatusQuery,
+  resumeSweepUpdate,
+  sweepStatusQuery,
+} from '../workflows/messages.js';
+import { countStates, trialIdOfActivity } from '../workflows/status.js';
+import { compactTrials } from '../workflows/trials.js';
+import {
+  DEFAULT_CHUNK_SIZE,
+  DEFAULT_HEARTBEAT_TIMEOUT_SECONDS,
+  type ControlResult,
+  type StateCounts,
+  type SweepInput,
+  type SweepRequest,
+  type SweepResult,
+  type SweepSnapshot,
+  type TrialProgress,
+  type TrialStatusRow,
+} from '../workflows/types.js';
+import type { sweepWorkflow } from '../workflows/sweep.js';
+import { SweepNotFoundError } from './errors.js';
+
+/** Workflow type name of sweeps, as `sweep list` filters on it. */
+export const SWEEP_WORKFLOW_TYPE = 'sweepWorkflow';
+
+/**
+ * Largest workflow input we send, in bytes of JSON. Temporal rejects payloads over 2 MB;
+ * the margin covers encoding overhead.
+ */
+const MAX_INPUT_BYTES = 1_800_000;
+
+/** Longest wait for a query or update answer, in milliseconds. */
+const CALL_DEADLINE_MS = 15_000;
+
+/** Facts about a sweep stored with its workflow (shown by `sweep list`). */
+export interface SweepMemo {
+  name: string;
+  specFile: string;
+  specHash: string;
+  total: number;
+  axes: string[];
+}
+
+/** How {@link startSweep} went. */
+export interface StartSweepResult {
+  sweepId: string;
+  /** `started`: a new workflow; `attached`: it was already running; `closed`: it finished. */
+  outcome: 'started' | 'attached' | 'closed';
+  status: WorkflowExecutionStatusName;
+}
+
+/** The merged status table of a sweep. */
+export interface SweepStatusView {
+  sweepId: string;
+  status: WorkflowExecutionStatusName;
+  taskQueue: string;
+  startTime: Date;
+  closeTime: Date | null;
+  memo: Partial<SweepMemo>;
+  concurrency: number | null;
+  cancelRequested: boolean;
+  trials: TrialStatusRow[];
+  counts: StateCounts;
+}
+
+/**
+ * Checks a request and turns it into the workflow input (trial configs as patches).
+ *
+ * @throws ConfigError for concurrency below 1, trial indices that are not 0..n-1, repeated
+ *   trial ids, or an input too large for one Temporal payload.
+ */
+export function toSweepInput(request: SweepRequest): SweepInput {
+  const problems: string[] = [];
+
+  if (!Number.isInteger(request.concurrency) || request.concurrency < 1) {
+    problems.push(`concurrency must be a whole number of at least 1, got ${request.concurrency}`);
+  }
+  const chunkSize = request.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  if (!Number.isInteger(chunkSize) || chunkSize < 1) {
+    problems.push(`chunk size must be a whole number of at least 1, got ${chunkSize}`);
+  }
+
+  const ids = new Set<string>();
+  request.trials.forEach((trial, position) => {
+    if (trial.index !== position) {
+      problems.push(`trial ${trial.id} has index ${trial.index}, expected ${position}`);
+    }
+    if (ids.has(trial.id)) problems.push(`trial id ${trial.id} appears twice`);
+    ids.add(trial.id);
+  });
+
+  if (problems.length > 0) {
+    throw new ConfigError(`cannot start sweep ${request.sweepId}:\n  ${problems.join('\n  ')}`);
+  }
+
+  const { baseConfig, trials } = compactTrials(request.trials);
+  const input: SweepInput = {
+    sweepId: request.sweepId,
+    specHash: request.specHash,
+    baseConfig,
+    trials,
+    concurrency: request.concurrency,
+    taskQueue: request.taskQueue,
+    retry: request.retry,
+    failTrials: request.failTrials ?? [],
+    chunkSize,
+    heartbeatTimeoutSeconds: request.heartbeatTimeoutSeconds ?? DEFAULT_HEARTBEAT_TIMEOUT_SECONDS,
+  };
+
+  const bytes = Buffer.byteLength(JSON.stringify(input));
+  if (bytes > MAX_INPUT_BYTES) {
+    throw new ConfigError(
+      `sweep ${request.sweepId} is too large for one Temporal payload: ${bytes} bytes ` +
+        `for ${request.trials.length} trials (limit ${MAX_INPUT_BYTES})`,
+      { hint: 'Split the grid into several specs, or use random search with a smaller count.' },
+    );
+  }
+  return input;
+}
+
+/**
+ * Starts the sweep's workflow (id = sweep id), or attaches when it is already running.
+ * A finished sweep is left alone (`outcome: 'closed'`); `resumeSweep` runs it again.
+ *
+ * @throws ConfigError as {@link toSweepInput} does.
+ */
+export async function startSweep(
+  client: Client,
+  request: SweepRequest,
+  memo: SweepMemo,
+): Promise<StartSweepResult> {
+  const input = toSweepInput(request);
+  const existing = await describeOrNull(client, request.sweepId);
+
+  if (existing !== null && existing.status.name !== 'RUNNING') {
+    return { sweepId: request.sweepId, outcome: 'closed', status: existing.status.name };
+  }
+
+  await client.workflow.start<typeof sweepWorkflow>(SWEEP_WORKFLOW_TYPE, {
+    workflowId: request.sweepId,
+    taskQueue: request.taskQueue,
+    args: [input],
+    memo: { ...memo },
+    // Starting the same sweep twice joins the running workflow instead of failing.
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdReusePolicy: 'REJECT_DUPLICATE',
+  });
+
+  const outcome = existing === null ? 'started' : 'attached';
+  logger.info({ sweepId: request.sweepId, outcome, trials: request.trials.length }, 'sweep start');
+  return { sweepId: request.sweepId, outcome, status: 'RUNNING' };
+}
+
+/**
+ * Reads a sweep's status table. For a running sweep, rows of running chunks come from the
+ * chunks themselves, and the epoch and attempt of running trials from their heartbeats.
+ *
+ * @throws SweepNotFoundError when no sweep has this id.
+ */
+export async function readSweepStatus(client: Client, sweepId: string): Promise<SweepStatusView> {
+  const handle = client.workflow.getHandle<typeof sweepWorkflow>(sweepId);
+  const description = await describeOrThrow(client, sweepId);
+  const status = description.status.name;
+  const memo = (description.memo ?? {}) as Partial<SweepMemo>;
+
+  let trials: TrialStatusRow[];
+  let concurrency: number | null = null;
+  let cancelRequested = false;
+
+  if (status === 'RUNNING') {
+    const snapshot = await withDeadline(client, () => handle.query(sweepStatusQuery));
+    trials = await mergeRunningChunks(client, snapshot);
+    concurrency = snapshot.concurrency;
+    cancelRequested = snapshot.cancelRequested;
+  } else if (status === 'COMPLETED') {
+    trials = (await handle.result()).trials;
+  } else {
+    trials = await rowsOfUnfinishedRun(client, handle, status);
+  }
+
+  return {
+    sweepId,
+    status,
+    taskQueue: description.taskQueue,
+    startTime: description.startTime,
+    closeTime: description.closeTime ?? null,
+    memo,
+    concurrency,
+    cancelRequested,
+    trials,
+    counts: countStates(trials),
+  };
+}
+
+/**
+ * Asks a running sweep to cancel every queued and running trial.
+ *
+ * @throws SweepNotFoundError when no sweep has this id.
+ * @throws SweepClosedError when the sweep has already finished.
+ */
+export async function cancelSweep(client: Client, sweepId: string): Promise<ControlResult> {
+  const description = await describeOrThrow(client, sweepId);
+  if (description.status.name !== 'RUNNING') {
+    throw new SweepClosedError(sweepId, description.status.name, 'cancel');
+  }
+
+  const handle = client.workflow.getHandle(sweepId);
+  return withDeadline(client, () => handle.executeUpdate(cancelSweepUpdate));
+}
+
+/** How {@link resumeSweep} went. */
+export type ResumeResult =
+  | { mode: 'update'; result: ControlResult }
+  | { mode: 'restarted'; requeued: number }
+  | { mode: 'nothing'; status: WorkflowExecutionStatusName };
+
+/**
+ * Runs a sweep's failed and cancelled trials again; done trials are never retrained. A
+ * running sweep re-queues them in place; a finished one starts a new run of the same
+ * workflow id that carries the finished rows over.
+ *
+ * @throws SweepNotFoundError when no sweep has this id.
+ */
+export async function resumeSweep(client: Client, sweepId: string): Promise<ResumeResult> {
+  const description = await describeOrThrow(client, sweepId);
+  const handle = client.workflow.getHandle<typeof sweepWorkflow>(sweepId);
+
+  if (description.status.name === 'RUNNING') {
+    const result = await withDeadline(client, () => handle.executeUpdate(resumeSweepUpdate));
+    return { mode: 'update', result };
+  }
+
+  const input = await startInput(handle);
+  let previous: SweepResult['trials'];
+  let nextChunkSeq = input.nextChunkSeq ?? 0;
+
+  if (description.status.name === 'COMPLETED') {
+    const result = await handle.result();
+    previous = result.trials;
+    nextChunkSeq = result.nextChunkSeq;
+  } else {
+    // Chunks of a run that ended early were closed with it, so their ids can be reused.
+    previous = await rowsOfUnfinishedRun(client, handle, description.status.name);
+  }
+
+  const requeued = previous.filter((row) => row.state !== 'done').length;
+  if (requeued === 0) return { mode: 'nothing', status: description.status.name };
+
+  await client.workflow.start<typeof sweepWorkflow>(SWEEP_WORKFLOW_TYPE, {
+    workflowId: sweepId,
+    taskQueue: description.taskQueue,
+    args: [{ ...input, previous, nextChunkSeq }],
+    memo: description.memo ?? {},
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+  });
+
+  logger.info({ sweepId, requeued }, 'sweep resumed in a new run');
+  return { mode: 'restarted', requeued };
+}
+
+/** One line of `sweep list`. */
+export interface SweepListEntry {
+  sweepId: string;
+  status: WorkflowExecutionStatusName;
+  startTime: Date;
+  closeTime: Date | null;
+  taskQueue: string;
+  memo: Partial<SweepMemo>;
+}
+
+/** The namespace's sweeps, newest first, one entry per sweep id (its latest run). */
+export async function listSweeps(client: Client, limit = 50): Promise<SweepListEntry[]> {
+  const latest = new Map<string, SweepListEntry>();
+  const query = `WorkflowType = '${SWEEP_WORKFLOW_TYPE}'`;
+
+  for await (const info of client.workflow.list({ query })) {
+    const known = latest.get(info.workflowId);
+    if (known !== undefined && known.startTime >= info.startTime) continue;
+
+    latest.set(info.workflowId, {
+      sweepId: info.workflowId,
+      status: info.status.name,
+      startTime: info.startTime,
+      closeTime: info.closeTime ?? null,
+      taskQueue: info.taskQueue,
+      memo: (info.memo ?? {}) as Partial<SweepMemo>,
+    });
+    if (latest.size >= limit * 2) break;
+  }
+
+  return [...latest.values()]
+    .sort((a, b) => b.startTime.getTime() - a.startTime.getTime())
+    .slice(0, limit);
+}
+
+/** The sweep has finished, so it cannot take this request. */
+export class SweepClosedError extends SweepError {
+  readonly sweepId: string;
+
+  constructor(sweepId: string, status: string, action: string) {
+    super(`cannot ${action} sweep ${sweepId}: it has already finished (${status})`, {
+      code: 'SWEEP_CLOSED',
+      hint: `See its results with: sweep report ${sweepId}`,
+    });
+    this.sweepId = sweepId;
+  }
+}
+
+async function mergeRunningChunks(
+  client: Client,
+  snapshot: SweepSnapshot,
+): Promise<TrialStatusRow[]> {
+  const rows = snapshot.trials.map((row) => ({ ...row }));
+  const byIndex = new Map(rows.map((row) => [row.index, row]));
+
+  const running = snapshot.chunks.filter((chunk) => chunk.state === 'running');
+  await Promise.all(
+    running.map(async (chunk) => {
+      try {
+        const handle = client.workflow.getHandle(chunk.workflowId);
+        const [live, description] = await Promise.all([
+          withDeadline(client, () => handle.query(chunkStatusQuery)),
+          handle.describe(),
+        ]);
+
+        const chunkRows: TrialStatusRow[] = [];
+        for (const row of live.trials) {
+          const target = byIndex.get(row.index);
+          if (target === undefined) continue;
+          Object.assign(target, row);
+          chunkRows.push(target);
+        }
+        applyHeartbeats(chunkRows, description.raw.pendingActivities ?? []);
+      } catch (error) {
+        // The chunk may have closed between the two reads; the parent's rows stand.
+        logger.debug({ err: error, chunk: chunk.workflowId }, 'chunk status not read');
+      }
+    }),
+  );
+  return rows;
+}
+
+interface PendingActivity {
+  activityId?: string | null;
+  attempt?: number | null;
+  heartbeatDetails?: { payloads?: Payload[] | null } | null;
+}
+
+function applyHeartbeats(rows: TrialStatusRow[], pending: PendingActivity[]): void {
+  const byTrial = new Map(pending.map((a) => [trialIdOfActivity(a.activityId ?? ''), a]));
+
+  for (const row of rows) {
+    if (row.state !== 'running') continue;
+
+    // The chunk may report a trial running a moment before its activity is recorded.
+    const activity = byTrial.get(row.id);
+    const payload = activity?.heartbeatDetails?.payloads?.[0];
+    if (payload !== undefined) {
+      const progress = defaultPayloadConverter.fromPayload<TrialProgress>(payload);
+      row.epoch = Math.max(row.epoch, progress.epoch ?? 0);
+      row.bestValAccuracy = progress.bestValAccuracy ?? row.bestValAccuracy;
+    }
+
+    // Rows count finished attempts; add the one in progress.
+    row.attempts += activity?.attempt ?? 1;
+  }
+}
+
+/** Rows for a run that ended without a result (terminated, failed, timed out). */
+async function rowsOfUnfinishedRun(
+  client: Client,
+  handle: WorkflowHandle<typeof sweepWorkflow>,
+  status: WorkflowExecutionStatusName,
+): Promise<TrialStatusRow[]> {
+  try {
+    const snapshot = await withDeadline(client, () => handle.query(sweepStatusQuery), 5000);
+    return snapshot.trials.map((row) =>
+      row.state === 'queued' || row.state === 'running'
+        ? { ...row, state: 'cancelled', error: `sweep workflow ended ${status}` }
+        : row,
+    );
+  } catch {
+    // No worker answered the query: fall back to the trial list without progress.
+    const input = await startInput(handle);
+    return input.trials.map((trial) => ({
+      id: trial.id,
+      index: trial.index,
+      name: trial.name,
+      values: trial.values,
+      state: 'cancelled' as const,
+      epoch: 0,
+      bestValAccuracy: null,
+      testAccuracy: null,
+      attempts: 0,
+      durationMs: 0,
+      error: `sweep workflow ended ${status}`,
+    }));
+  }
+}
+
+/** The input the workflow's current run was started with (from its first history event). */
+async function startInput(handle: WorkflowHandle<typeof sweepWorkflow>): Promise<SweepInput> {
+  const history = await handle.fetchHistory();
+  const first = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+  const payload = first?.input?.payloads?.[0];
+  if (payload === undefined || payload === null) {
+    throw new SweepError(`sweep ${handle.workflowId} has no start input in its history`, {
+      code: 'SWEEP_HISTORY_INCOMPLETE',
+    });
+  }
+  return defaultPayloadConverter.fromPayload<SweepInput>(payload as Payload);
+}
+
+async function describeOrNull(client: Client, sweepId: string) {
+  try {
+    return await client.workflow.getHandle(sweepId).describe();
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) return null;
+    throw error;
+  }
+}
+
+async function describeOrThrow(client: Client, sweepId: string) {
+  const description = await describeOrNull(client, sweepId);
+  if (description === null) throw new SweepNotFoundError(sweepId, client.options.namespace);
+  return description;
+}
+
+function withDeadline<T>(client: Client, fn: () => Promise<T>, ms = CALL_DEADLINE_MS): Promise<T> {
+  return client.connection.withDeadline(Date.now() + ms, fn);
+}
