@@ -218,6 +218,35 @@ mlflow() {
   echo "installed: mlflow $MLFLOW_VERSION in $venv"
 }
 
+prometheus() {
+  # The metrics tests run a real Prometheus and promtool; Debian's package provides both.
+  # This function shadows the command, so the binaries are looked up with `type -P`.
+  local sudo="" bin
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+
+  if ! type -P prometheus >/dev/null || ! type -P promtool >/dev/null; then
+    command -v apt-get >/dev/null \
+      || fail "test/metrics needs prometheus and promtool: install Prometheus 2.x (prometheus.io)"
+
+    # A fresh container has no package lists: the candidate stays empty until an update.
+    if ! apt-cache policy prometheus | grep -q 'Candidate: [0-9]'; then
+      $sudo apt-get update
+    fi
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends prometheus
+  fi
+
+  # The package enables a system service on :9090; the tests and deploy/ run their own.
+  if [ -d /run/systemd/system ] && { systemctl is-enabled --quiet prometheus \
+    || systemctl is-active --quiet prometheus; } 2>/dev/null; then
+    $sudo systemctl disable --now prometheus
+  elif [ -x /etc/init.d/prometheus ] && $sudo /etc/init.d/prometheus status >/dev/null 2>&1; then
+    $sudo /etc/init.d/prometheus stop
+  fi
+
+  bin=$(type -P prometheus) || fail "apt-get installed prometheus but it is not on PATH"
+  echo "$("$bin" --version 2>&1 | head -n 1), promtool at $(type -P promtool)"
+}
+
 # --- main ----------------------------------------------------------------------------------
 
 started=$SECONDS
@@ -229,4 +258,5 @@ step "TensorFlow C library $TF_VERSION" tensorflow_library
 step "native tfjs binding" tfjs_binding
 step "Temporal CLI $TEMPORAL_CLI_VERSION" temporal_cli
 step "MLflow $MLFLOW_VERSION" mlflow
+step "Prometheus and promtool" prometheus
 echo "setup: done in $((SECONDS - started)) s"
