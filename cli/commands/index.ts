@@ -5,7 +5,8 @@
 import type { CommandModule } from 'yargs';
 
 import { planCommand } from './plan.js';
+import { predictCommand } from './predict.js';
 import { trainCommand } from './train.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [planCommand, trainCommand];
+export const commands: CommandModule<any, any>[] = [planCommand, trainCommand, predictCommand];
