@@ -55,6 +55,8 @@ export function axisPlotSize(axisCount: number): { width: number; height: number
  * ringed in green. All panels share one accuracy scale (kept inside [0, 1]) so they compare.
  * Dots of trials that share a value are spread sideways so they do not hide each other.
  *
+ * A title too wide for the figure is set smaller (down to 14 px), then cut with an ellipsis.
+ *
  * @param axes grid axes in spec order; values are shown as written (strings as they are,
  *   anything else as JSON), cut to 22 characters.
  * @throws SweepError `REPORT_INPUT_INVALID` when `axes` is empty or no trial has a finite
@@ -78,12 +80,9 @@ export async function writeAxisPlot(
 
   const { width, height } = axisPlotSize(axes.length);
   const yTicks = accuracyTicks(points.map((point) => point.valAccuracy));
+  const title = fitText(options.title ?? 'Best validation accuracy by grid value', width, 24);
   const body = [
-    text(width / 2, 38, options.title ?? 'Best validation accuracy by grid value', {
-      size: 24,
-      anchor: 'middle',
-      weight: 'bold',
-    }),
+    text(width / 2, 38, title.text, { size: title.size, anchor: 'middle', weight: 'bold' }),
     text(width / 2, 66, subtitle(trials.length, points), {
       size: 15,
       anchor: 'middle',
@@ -103,12 +102,28 @@ export async function writeAxisPlot(
   await writeSvgAsPng(svgDocument(width, height, body), file);
 }
 
+/**
+ * The font size (down to 14 px from `size`) at which `content` fits `width` less the
+ * margins, and the text, cut with an ellipsis when it does not fit even then.
+ */
+function fitText(content: string, width: number, size: number): { text: string; size: number } {
+  const room = width - 2 * MARGIN;
+  // Bold glyphs run about 10 % wider than the estimate's regular ones.
+  const needed = (fontSize: number) => estimateTextWidth(content, fontSize) * 1.1;
+  const fitting = Math.floor((size * room) / needed(size));
+  if (fitting >= size) return { text: content, size };
+  if (fitting >= 14) return { text: content, size: fitting };
+
+  const characters = Math.floor(room / (14 * 0.6 * 1.1));
+  return { text: `${content.slice(0, characters - 1)}…`, size: 14 };
+}
+
 function subtitle(total: number, points: readonly AxisPlotTrial[]): string {
   const best = Math.max(...points.map((point) => point.valAccuracy));
   const plotted =
     points.length === total ? `${total} trials` : `${points.length} of ${total} trials`;
   // En spaces: SVG collapses runs of plain spaces.
-  return `${plotted}\u2002·\u2002best ${(best * 100).toFixed(2)}%`;
+  return `${plotted}\u2002·\u2002highest validation accuracy ${(best * 100).toFixed(2)}%`;
 }
 
 function legend(width: number, withBest: boolean): string[] {

@@ -203,7 +203,7 @@ export class SweepRecorder {
     const best = leaderboard[0]?.rank === 1 ? leaderboard[0] : undefined;
     const axes = axesOf(input.trials);
 
-    const artifacts = await this.#uploadReports(leaderboard, axes);
+    const artifacts = await this.#uploadReports(leaderboard, axes, input.trials);
     await this.#logOutcome(leaderboard, best, axes);
     const modelVersion =
       best !== undefined && input.registerModel !== false
@@ -234,7 +234,11 @@ export class SweepRecorder {
     });
   }
 
-  async #uploadReports(leaderboard: LeaderboardRow[], axes: string[]): Promise<string[]> {
+  async #uploadReports(
+    leaderboard: LeaderboardRow[],
+    axes: string[],
+    trials: readonly LeaderboardTrial[],
+  ): Promise<string[]> {
     const runId = this.ref.parentRunId;
     const title = `Leaderboard of sweep ${this.ref.sweepId}`;
     await this.#client.uploadArtifact(
@@ -249,7 +253,11 @@ export class SweepRecorder {
     );
     const artifacts: string[] = [ARTIFACTS.leaderboardCsv, ARTIFACTS.leaderboardMarkdown];
 
-    const ranked = leaderboard.filter((row) => row.rank !== undefined);
+    // Plan order, so each panel lists an axis's values in the order the spec writes them.
+    const byId = new Map(leaderboard.map((row) => [row.trialId, row]));
+    const ranked = trials
+      .map((trial) => byId.get(trial.id))
+      .filter((row): row is LeaderboardRow => row?.rank !== undefined);
     if (axes.length === 0 || ranked.length === 0) {
       return artifacts;
     }
@@ -263,7 +271,7 @@ export class SweepRecorder {
         best: row.rank === 1,
       }));
       await writeAxisPlot(points, axes, file, {
-        title: `Sweep ${this.ref.sweepId}: best validation accuracy by grid value`,
+        title: `Sweep ${this.ref.sweepId}`,
       });
       await this.#client.uploadArtifact(runId, ARTIFACTS.axisPlot, await readFile(file));
       artifacts.push(ARTIFACTS.axisPlot);

@@ -45,6 +45,20 @@ describe('axis plot', () => {
     assert.deepEqual(axisPlotSize(1), { width: 480, height: 500 });
   });
 
+  test('axis plot - sets a long title smaller so it fits a one-panel figure', async (t) => {
+    const file = join(await tempFolder(t), 'axis.png');
+    const title = 'Sweep attention-placement-4a5f2d2c: best validation accuracy by grid value';
+
+    await writeAxisPlot(gridTrials(), ['model.attention'], file, { title });
+
+    const pixels = await readPixels(file);
+    const leftEdge = { left: 0, top: 0, right: 12, bottom: 60 };
+    const rightEdge = { left: pixels.width - 12, top: 0, right: pixels.width, bottom: 60 };
+    assert.equal(pixels.darkest(leftEdge), 255, 'nothing drawn in the left margin');
+    assert.equal(pixels.darkest(rightEdge), 255, 'nothing drawn in the right margin');
+    assert.ok(pixels.darkest({ left: 40, top: 20, right: 440, bottom: 50 }) < 80, 'title drawn');
+  });
+
   test('axis plot - leaves out trials without a finite accuracy', async (t) => {
     const file = join(await tempFolder(t), 'axis.png');
     const trials = gridTrials();
