@@ -6,8 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 
-import { CancelledFailure, Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 
 import { ConfigError, SweepError } from '../lib/errors.js';
 import { logger } from '../lib/logger.js';
@@ -237,7 +236,7 @@ function toActivityError(
   }
 
   if (error instanceof ApplicationFailure) {
-    log.warn({ err: error }, 'trial failed');
+    log.warn({ code: error.type, message: error.message }, 'trial failed');
     return error;
   }
 

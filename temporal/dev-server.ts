@@ -34,6 +34,8 @@ export interface DevServerOptions {
   namespace?: string;
   /** The `temporal` CLI; default {@link resolveTemporalBin}. */
   binPath?: string;
+  /** Extra `start-dev` arguments (benchmarks and tests). */
+  extraArgs?: string[];
   /** Longest wait for the server to answer, in milliseconds; default 30,000. */
   startTimeoutMs?: number;
   /**
@@ -122,9 +124,14 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     '--ip', ip,
     '--port', String(port),
     '--log-level', 'warn',
+    // WAL with normal sync: several times the throughput of the default rollback journal,
+    // and still safe when a process crashes (only a power cut can lose the last commits).
+    '--sqlite-pragma', 'journal_mode=wal',
+    '--sqlite-pragma', 'synchronous=normal',
   ];
   args.push(...(uiPort === null ? ['--headless'] : ['--ui-port', String(uiPort)]));
   if (namespace !== 'default') args.push('--namespace', namespace);
+  args.push(...(options.extraArgs ?? []));
 
   const logFd = openSync(logFile, 'a');
   let child: ChildProcess;

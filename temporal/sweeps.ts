@@ -4,11 +4,11 @@
  */
 import {
   WorkflowNotFoundError,
+  defaultPayloadConverter,
   type Client,
   type WorkflowExecutionStatusName,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 
 import { ConfigError, SweepError } from '../lib/errors.js';
 import { logger } from '../lib/logger.js';
@@ -355,6 +355,8 @@ async function mergeRunningChunks(
   );
   return rows;
 }
+
+type Payload = Parameters<typeof defaultPayloadConverter.fromPayload>[0];
 
 interface PendingActivity {
   activityId?: string | null;
