@@ -226,11 +226,15 @@ export class SweepRecorder {
     return { leaderboard, best, modelVersion, artifacts };
   }
 
-  /** The sweep's trial runs (nested under the parent run). */
+  /**
+   * The sweep's trial runs (nested under the parent run), latest started first, so that in a
+   * map by trial id the earliest run of a trial, the one `findOrCreateRun` keeps, wins.
+   */
   async #trialRuns(): Promise<Run[]> {
     return await this.#client.searchRuns({
       experimentIds: [this.ref.experimentId],
       filter: tagFilter(TAGS.parentRunId, this.ref.parentRunId),
+      orderBy: ['attributes.start_time DESC'],
     });
   }
 

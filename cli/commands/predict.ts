@@ -176,21 +176,22 @@ async function decodeAll(
 ): Promise<Float32Array> {
   const imageValues = size.height * size.width * 3;
   const pixels = new Float32Array(images.length * imageValues);
-  const problems: string[] = [];
+  const problems: { image: string; reason: string }[] = [];
 
   for (const [index, image] of images.entries()) {
     const result = await decode(path.resolve(image), size);
     if (result.ok) {
       pixels.set(result.pixels, index * imageValues);
     } else {
-      problems.push(`${image}: ${result.reason}`);
+      problems.push({ image, reason: result.reason });
     }
   }
 
   if (problems.length > 0) {
     const count = problems.length === 1 ? '1 image' : `${problems.length} images`;
-    throw new DatasetError(`${count} cannot be read:\n  ${problems.join('\n  ')}`, {
-      paths: problems.map((problem) => problem.slice(0, problem.lastIndexOf(': '))),
+    const lines = problems.map(({ image, reason }) => `  ${image}: ${reason}`);
+    throw new DatasetError(`${count} cannot be read:\n${lines.join('\n')}`, {
+      paths: problems.map(({ image }) => image),
       hint: 'Pass JPEG, PNG, BMP, GIF, WebP or TIFF files.',
     });
   }

@@ -323,8 +323,9 @@ describe('sweep run', { timeout: 500_000 }, () => {
     const [child] = await childRuns(done.ref!.ref.parentRunId, done.ref!.ref.experimentId);
     await assert.rejects(
       predict({ ...common, model: child!.info.runId, images: ['no/such.jpg', loaded.file] }),
-      (error: Error & { code?: string }) => {
+      (error: Error & { code?: string; paths?: string[] }) => {
         assert.equal(error.code, 'DATASET_INVALID');
+        assert.deepEqual(error.paths, ['no/such.jpg', loaded.file]);
         assert.match(error.message, /^2 images cannot be read:\n {2}no\/such\.jpg: cannot read/);
         assert.match(error.message, /\n {2}.*sweep-run-test\.yaml: /);
         return true;
