@@ -46,6 +46,7 @@ export interface PredictResult {
   predictions: Prediction[];
 }
 
+/** `sweep predict`: yargs declaration; the work is in {@link predict}. */
 export const predictCommand: CommandModule<object, PredictOptions> = {
   command: 'predict <images..>',
   describe: 'Classify images with a trained trial model from MLflow',
