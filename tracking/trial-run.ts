@@ -19,6 +19,7 @@ import path from 'node:path';
 import { ConfigError } from '../lib/errors.js';
 import { logger as rootLogger, type Logger } from '../lib/logger.js';
 import { isRecord } from '../spec/paths.js';
+import { RUN_FILES } from '../training/run-files.js';
 import type { TrialConfig } from '../spec/schema.js';
 import type { MlflowClient, Run } from './client.js';
 import { TrackingError } from './errors.js';
@@ -100,22 +101,12 @@ export interface TrialFinishResult {
 }
 
 /**
- * Files of the run folder uploaded as artifacts, by their run-folder names (`RUN_FILES` in
- * training/trial.ts, which this module does not import so that recording never loads
- * TensorFlow). The checkpoint folder is left out on purpose: it is only for resuming.
+ * Files of the run folder uploaded as artifacts: every file a trial writes. The checkpoint
+ * folder is left out on purpose: it is only for resuming.
  */
-export const TRIAL_ARTIFACT_FILES = [
-  'model',
-  'model-summary.txt',
-  'history.json',
-  'metrics.json',
-  'training-curves.png',
-  'train-samples.png',
-  'test-predictions.png',
-  'confusion-matrix.png',
-] as const;
+export const TRIAL_ARTIFACT_FILES: readonly string[] = Object.values(RUN_FILES);
 
-const HISTORY_FILE = 'history.json';
+const HISTORY_FILE = RUN_FILES.history;
 const FINISH_FLUSH_TIMEOUT_MS = 120_000;
 const END_FLUSH_TIMEOUT_MS = 30_000;
 const FAILURE_REASON_MAX_LENGTH = 500;

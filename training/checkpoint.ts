@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import type { Tensor } from '@tensorflow/tfjs-node';
 
 import { tf } from '../lib/tf.js';
+import { CHECKPOINT_DIR } from './run-files.js';
 
 /** A tensor with a name, as optimizers' `getWeights()` return them. */
 export interface NamedTensor {
@@ -39,7 +40,7 @@ interface CheckpointFile<State> {
 
 /** Folder of the checkpoint inside a run folder. */
 export function checkpointDir(runDir: string): string {
-  return join(runDir, 'checkpoint');
+  return join(runDir, CHECKPOINT_DIR);
 }
 
 /**

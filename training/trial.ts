@@ -14,6 +14,7 @@ import { formatSummary } from '../model/attention-cnn.js';
 import { confusionMatrix, writeConfusionMatrix } from '../report/confusion-matrix.js';
 import { writeTrainingCurves } from '../report/curves.js';
 import { writeSampleGrid, type Sample } from '../report/samples.js';
+import { RUN_FILES } from './run-files.js';
 import {
   evaluateSplit,
   trainModel,
@@ -22,17 +23,6 @@ import {
   type TrainTrialInput,
 } from './trainer.js';
 
-/** Names of the files a trial writes into its run folder. */
-export const RUN_FILES = {
-  history: 'history.json',
-  metrics: 'metrics.json',
-  summary: 'model-summary.txt',
-  model: 'model',
-  curves: 'training-curves.png',
-  trainSamples: 'train-samples.png',
-  testPredictions: 'test-predictions.png',
-  confusionMatrix: 'confusion-matrix.png',
-} as const;
 
 /** The small summary a trial returns (and a Temporal activity passes on). */
 export interface TrialSummary {
@@ -48,6 +38,8 @@ export interface TrialSummary {
   runDir: string;
   durationMs: number;
 }
+
+export { RUN_FILES };
 
 const SAMPLE_COUNT = 6;
 
