@@ -65,8 +65,8 @@ check_tools() {
 }
 
 system_packages() {
-  # Debian packages the project uses at run time: fonts for the text in report images.
-  local wanted=(fonts-dejavu-core) missing=()
+  # Debian packages: fonts for the text in report images; Chromium for the MLflow UI test.
+  local wanted=(fonts-dejavu-core chromium) missing=()
   for package in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
       || missing+=("$package")
