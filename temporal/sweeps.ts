@@ -11,6 +11,8 @@ import {
 } from '@temporalio/client';
 
 import { ConfigError, SweepError } from '../lib/errors.js';
+import type { LoadedSpec } from '../spec/load.js';
+import type { SweepPlan } from '../spec/plan.js';
 import { logger } from '../lib/logger.js';
 import {
   cancelSweepUpdate,
@@ -76,6 +78,52 @@ export interface SweepStatusView {
   cancelRequested: boolean;
   trials: TrialStatusRow[];
   counts: StateCounts;
+}
+
+/** The start request and memo for a planned spec (concurrency, queue, retry from the spec). */
+export function sweepRequestFromPlan(
+  loaded: LoadedSpec,
+  plan: SweepPlan,
+): { request: SweepRequest; memo: SweepMemo } {
+  const { execution } = loaded.spec;
+
+  const request: SweepRequest = {
+    sweepId: plan.sweepId,
+    specHash: loaded.hash,
+    trials: plan.trials.map(({ id, index, name, values, config }) => ({
+      id,
+      index,
+      name,
+      values,
+      config,
+    })),
+    concurrency: execution.concurrency,
+    taskQueue: execution.taskQueue,
+    retry: execution.retry,
+    failTrials: execution.testOnly?.failTrials ?? [],
+  };
+
+  const memo: SweepMemo = {
+    name: loaded.spec.name,
+    specFile: loaded.file,
+    specHash: loaded.hash,
+    total: plan.total,
+    axes: plan.axes,
+  };
+  return { request, memo };
+}
+
+/**
+ * Whether any worker polled the task queue for trials lately (Temporal keeps pollers seen
+ * in the last minute). Used to warn when a sweep on a cluster has nobody to run it.
+ */
+export async function hasTrialWorkers(client: Client, taskQueue: string): Promise<boolean> {
+  const response = await client.workflowService.describeTaskQueue({
+    namespace: client.options.namespace,
+    taskQueue: { name: taskQueue },
+    taskQueueType: 2, // TASK_QUEUE_TYPE_ACTIVITY
+  });
+  return (response.pollers ?? []).length > 0;
 }
 
 /**

@@ -21,7 +21,9 @@ export function installRuntime(): void {
     Runtime.install({
       logger: new DefaultLogger('WARN', (entry) => {
         const fields: LogMetadata = { ...(entry.meta ?? {}) };
-        const level = pinoLevel(entry.level);
+        // A workflows-only worker (status, cancel) polls no activities on purpose.
+        const expected = entry.message.startsWith('No activities registered');
+        const level = expected ? 'debug' : pinoLevel(entry.level);
         sdkLogger[level](fields, entry.message);
       }),
     });

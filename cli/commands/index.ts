@@ -4,9 +4,27 @@
  */
 import type { CommandModule } from 'yargs';
 
+import { cancelCommand } from './cancel.js';
+import { listCommand } from './list.js';
 import { planCommand } from './plan.js';
 import { predictCommand } from './predict.js';
+import { reportCommand } from './report.js';
+import { resumeCommand } from './resume.js';
+import { startCommand } from './start.js';
+import { statusCommand } from './status.js';
 import { trainCommand } from './train.js';
+import { workerCommand } from './worker.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [planCommand, trainCommand, predictCommand];
+export const commands: CommandModule<any, any>[] = [
+  planCommand,
+  startCommand,
+  statusCommand,
+  listCommand,
+  reportCommand,
+  cancelCommand,
+  resumeCommand,
+  workerCommand,
+  trainCommand,
+  predictCommand,
+];

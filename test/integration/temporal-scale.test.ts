@@ -70,7 +70,8 @@ describe('sweep workflow at scale', { timeout: 420_000 }, () => {
     const notDone = result.trials.filter((row) => row.state !== 'done');
     assert.deepEqual(notDone, []);
     assert.equal(result.counts.done, TRIALS);
-    const missing = request.trials.map((trial) => trial.id).filter((id) => !startedIds.includes(id));
+    const ids = request.trials.map((trial) => trial.id);
+    const missing = ids.filter((id) => !startedIds.includes(id));
     assert.deepEqual(missing, [], 'every trial ran');
     assert.equal(startedIds.length, TRIALS, 'every trial ran exactly once');
     assert.ok(mostRunning <= CONCURRENCY, `${mostRunning} trials ran at once`);

@@ -102,7 +102,7 @@ describe('sweep workflow on a real dev server', { timeout: 240_000 }, () => {
     assert.equal(maxOverlap(intervals), 2, 'two trials ran side by side, never three');
   });
 
-  test('sweep - a trial that fails is re-run alone by resume, done trials never retrain', async () => {
+  test('sweep - resume re-runs only the failed trial; done trials never retrain', async () => {
     const events: NoopTrialEvent[] = [];
     const request = noopRequest('flaky', 3, { taskQueue: 'q-flaky', failTrials: [1] });
     const worker = await noopWorker('q-flaky', 50, events);
@@ -149,7 +149,7 @@ describe('sweep workflow on a real dev server', { timeout: 240_000 }, () => {
     assert.deepEqual(final.trials.map((row) => row.attempts), [2, 1]);
   });
 
-  test('sweep - cancel stops running trials within a heartbeat and ends them cancelled', async () => {
+  test('sweep - cancel stops running trials within a heartbeat; they end cancelled', async () => {
     const events: NoopTrialEvent[] = [];
     const request = noopRequest('stop', 4, { taskQueue: 'q-stop', concurrency: 2 });
     const worker = await noopWorker('q-stop', 60_000, events);

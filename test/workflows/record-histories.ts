@@ -109,7 +109,8 @@ async function main(): Promise<void> {
 
       const sweepId = scenario.request.sweepId;
       await worker.runUntil(async () => {
-        await startSweep(client, scenario.request, testMemo(sweepId, scenario.request.trials.length));
+        const memo = testMemo(sweepId, scenario.request.trials.length);
+        await startSweep(client, scenario.request, memo);
         await scenario.drive(client, sweepId);
       });
 

@@ -32,7 +32,8 @@ describe('workflow replay', { timeout: 120_000 }, () => {
   });
 
   for (const name of files) {
-    test(`replay - ${name.replace(/\.json$/, '')} replays without a determinism error`, async () => {
+    const title = name.replace(/\.json$/, '');
+    test(`replay - ${title} replays without a determinism error`, async () => {
       const history = JSON.parse(readFileSync(join(HISTORIES_DIR, name), 'utf8')) as unknown;
       await Worker.runReplayHistory({ workflowBundle: bundle }, history);
     });

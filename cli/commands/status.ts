@@ -1,0 +1,105 @@
+/**
+ * `sweep status <id>`: one row per trial (values, state, epoch, best validation accuracy,
+ * attempts, duration), once or redrawn until the sweep ends.
+ */
+import type { Client } from '@temporalio/client';
+import type { Argv, CommandModule } from 'yargs';
+
+import type { TemporalFlags } from '../../temporal/config.js';
+import { renderStatus } from '../../temporal/format.js';
+import { DEFAULT_TASK_QUEUE, openSession, withWorker } from '../../temporal/session.js';
+import { readSweepStatus, type SweepStatusView } from '../../temporal/sweeps.js';
+import { WatchInterruptedError, watchSweep, type WatchOutput } from '../../temporal/watch.js';
+import { withTemporalOptions } from './start.js';
+
+/** Options of `sweep status`. */
+export interface StatusOptions extends TemporalFlags {
+  /** Sweep id (`sweep list` shows them). */
+  id: string;
+  /** Redraw until the sweep ends. */
+  watch: boolean;
+  /** Print the status as JSON (machine output; no UI line). */
+  json: boolean;
+}
+
+export const statusCommand: CommandModule<object, StatusOptions> = {
+  command: 'status <id>',
+  describe: 'Show every trial of a sweep: state, epoch, accuracy, attempts',
+  builder: (yargs) =>
+    withTemporalOptions(yargs as Argv<object>)
+      .positional('id', { type: 'string', demandOption: true, describe: 'sweep id' })
+      .option('watch', { type: 'boolean', default: false, describe: 'redraw until it ends' })
+      .option('json', { type: 'boolean', default: false, describe: 'print JSON' })
+      .example('$0 status quick-1f0c9a2b', 'the table once')
+      .example('$0 status quick-1f0c9a2b --watch', 'follow it until it ends')
+      .example('$0 status quick-1f0c9a2b --json | jq .counts', 'counts for a script')
+      .check((argv) => {
+        if (argv.watch && argv.json) throw new Error('--watch and --json cannot be used together');
+        return true;
+      }) as unknown as Argv<StatusOptions>,
+  handler: async (argv) => {
+    await status(argv);
+  },
+};
+
+/**
+ * Runs `sweep status`.
+ *
+ * @throws SweepNotFoundError when no sweep has this id.
+ */
+export async function status(
+  options: StatusOptions,
+  out: WatchOutput = process.stdout,
+): Promise<void> {
+  const session = await openSession(options);
+
+  try {
+    const taskQueue = await sweepTaskQueue(session.client, options.id);
+    const uiLink = session.uiLink(options.id);
+
+    await withWorker(session, { need: 'answers', taskQueue }, async (signal) => {
+      if (!options.watch) {
+        const view = await readSweepStatus(session.client, options.id);
+        const text = options.json
+          ? JSON.stringify(statusJson(view, uiLink), null, 2)
+          : renderStatus(view, uiLink);
+        out.write(`${text}\n`);
+        return;
+      }
+
+      try {
+        const client = session.client;
+        await watchSweep({ client, sweepId: options.id, uiLink, out, signal, view: 'table' });
+      } catch (error) {
+        if (!(error instanceof WatchInterruptedError)) throw error;
+      }
+    });
+  } finally {
+    await session.close();
+  }
+}
+
+/** The machine-readable status. */
+export function statusJson(view: SweepStatusView, uiLink: string): object {
+  return {
+    sweepId: view.sweepId,
+    status: view.status,
+    taskQueue: view.taskQueue,
+    startTime: view.startTime.toISOString(),
+    closeTime: view.closeTime?.toISOString() ?? null,
+    concurrency: view.concurrency,
+    counts: view.counts,
+    uiLink,
+    trials: view.trials,
+  };
+}
+
+/** The task queue a sweep's workflow runs on (the default queue when it cannot be read). */
+export async function sweepTaskQueue(client: Client, sweepId: string): Promise<string> {
+  try {
+    return (await client.workflow.getHandle(sweepId).describe()).taskQueue;
+  } catch {
+    // readSweepStatus reports a missing sweep with a clear error.
+    return DEFAULT_TASK_QUEUE;
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * What every Temporal-facing command does around its work: resolve where Temporal is, open
+ * it (starting the embedded server if needed), run an in-process worker when the embedded
+ * server has no other one, and clean up on the way out, also on Ctrl-C.
+ */
+import type { Worker } from '@temporalio/worker';
+
+import type { TrialKind } from '../workflows/types.js';
+import { createSweepWorker, defaultSlots, threadsPerTrial } from '../workers/worker.js';
+import { resolveTemporalSettings, type TemporalFlags } from './config.js';
+import { openTemporal, type TemporalSession } from './connection.js';
+
+/** Task queue of sweeps whose spec does not name one (the schema's default). */
+export const DEFAULT_TASK_QUEUE = 'attention-sweep';
+
+/** Flags of commands that may run trials in-process (start, resume). */
+export interface TrialRunFlags {
+  /** Trials this process runs at once; default {@link defaultSlots}. */
+  slots?: number | undefined;
+  /** Test and demo knob: `noop` trials return at once without TensorFlow. */
+  trialKind?: TrialKind | undefined;
+}
+
+/**
+ * How long no-op trials take, in milliseconds: `$SWEEP_NOOP_TRIAL_MS`, default 0. A test
+ * knob, like `--trial-kind noop` itself.
+ */
+export function noopTrialMs(): number {
+  const value = Number(process.env.SWEEP_NOOP_TRIAL_MS ?? '0');
+  return Number.isFinite(value) && value > 0 ? value : 0;
+}
+
+/** Which worker a command wants in this process while it runs. */
+export type WorkerNeed =
+  /** No worker. */
+  | 'none'
+  /**
+   * A workflows-only worker when this command started the embedded server (so queries and
+   * updates get answers); none when another command's worker is already there.
+   */
+  | 'answers'
+  /** A full worker (workflows and trials) on the embedded server; none on a cluster. */
+  | 'trials';
+
+/** Opens Temporal as the flags, environment and config file say. */
+export async function openSession(flags: TemporalFlags): Promise<TemporalSession> {
+  return openTemporal(resolveTemporalSettings(flags));
+}
+
+/**
+ * Runs `work` with the worker `need` asks for on `taskQueue` (see {@link WorkerNeed}), and
+ * shuts that worker down when `work` settles. SIGINT or SIGTERM aborts `signal` and drains
+ * the worker: running trials stop and resume from their checkpoint next time.
+ */
+export async function withWorker<T>(
+  session: TemporalSession,
+  options: { need: WorkerNeed; taskQueue: string; run?: TrialRunFlags },
+  work: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort(new Error('interrupted'));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  try {
+    const worker = await workerFor(session, options);
+    if (worker === null) return await work(stop.signal);
+
+    return await worker.runUntil(() => work(stop.signal), { promiseCompletionTimeout: '5s' });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+async function workerFor(
+  session: TemporalSession,
+  options: { need: WorkerNeed; taskQueue: string; run?: TrialRunFlags },
+): Promise<Worker | null> {
+  if (!session.embedded || options.need === 'none') return null;
+  if (options.need === 'answers' && !session.startedServer) return null;
+
+  const connection = await session.nativeConnection();
+  if (options.need === 'answers') {
+    return createSweepWorker({
+      connection,
+      namespace: session.namespace,
+      taskQueue: options.taskQueue,
+      role: 'workflows',
+    });
+  }
+
+  const slots = options.run?.slots ?? defaultSlots();
+  return createSweepWorker({
+    connection,
+    namespace: session.namespace,
+    taskQueue: options.taskQueue,
+    trials: {
+      stateDir: session.stateDir,
+      kind: options.run?.trialKind ?? 'train',
+      slots,
+      threadsPerTrial: threadsPerTrial(slots),
+      noop: { durationMs: noopTrialMs() },
+    },
+  });
+}

@@ -1,0 +1,152 @@
+/**
+ * The `sweep` CLI in embedded mode, as a user runs it: each command a separate process on a
+ * temp state folder, the dev server started on demand and stopped after, no-op trials.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import { findFreePort, isPortFree } from '../../temporal/dev-server.js';
+
+const SWEEP_BIN = fileURLToPath(new URL('../../bin/sweep.js', import.meta.url));
+
+const SPEC = `name: tiny
+dataset:
+  root: /nonexistent/flowers
+training:
+  epochs: 1
+grid:
+  model.attention: [none, block1]
+  model.dropout.dense: [0.3, 0.5]
+execution:
+  concurrency: 2
+  retry:
+    maximumAttempts: 1
+  testOnly:
+    failTrials: [2]
+`;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+describe('sweep CLI with the embedded server', { timeout: 240_000 }, () => {
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+  let port: number;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sweep-cli-'));
+    await writeFile(join(dir, 'tiny.yaml'), SPEC);
+    port = await findFreePort();
+    env = {
+      ...process.env,
+      SWEEP_STATE_DIR: join(dir, 'state'),
+      SWEEP_TEMPORAL_PORT: String(port),
+      SWEEP_TEMPORAL_UI_PORT: String(await findFreePort()),
+      SWEEP_LOG_LEVEL: 'error',
+    };
+  });
+
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  function launch(args: string[], extraEnv: NodeJS.ProcessEnv = {}): ChildProcess {
+    return spawn(process.execPath, [SWEEP_BIN, ...args], {
+      cwd: dir,
+      env: { ...env, ...extraEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  }
+
+  function sweep(args: string[], extraEnv: NodeJS.ProcessEnv = {}, timeoutMs = 90_000) {
+    return new Promise<Run>((resolve, reject) => {
+      const child = launch(args, extraEnv);
+      let stdout = '';
+      let stderr = '';
+      child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`sweep ${args.join(' ')} took over ${timeoutMs} ms\n${stdout}${stderr}`));
+      }, timeoutMs);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+    });
+  }
+
+  async function serverStopped(): Promise<boolean> {
+    return !existsSync(join(dir, 'state', 'temporal-server.json')) && isPortFree('127.0.0.1', port);
+  }
+
+  test('cli - start runs the sweep here, reports the failed trial and stops the server', async () => {
+    const run = await sweep(['start', 'tiny.yaml', '--trial-kind', 'noop', '--slots', '2']);
+    const sweepId = /started sweep (tiny-[0-9a-f]{8}): 4 trials on embedded server/.exec(run.stdout);
+
+    assert.ok(sweepId !== null, run.stdout + run.stderr);
+    assert.equal(run.code, 1);
+    assert.match(run.stdout, /UI: http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/tiny-/);
+    assert.match(run.stdout, /sweep tiny-\w+ completed: 3 done, 0 running, 1 failed, 0 cancelled/);
+    assert.match(run.stdout, /re-run the failed and cancelled trials: sweep resume tiny-/);
+    assert.match(run.stderr, /1 trial\(s\) did not finish; re-run them with: sweep resume tiny-/);
+    assert.ok(await serverStopped(), 'the embedded server was stopped');
+  });
+
+  test('cli - status, resume, report and list reopen the same state folder', async () => {
+    const listed = await sweep(['list']);
+    const sweepId = /^(tiny-[0-9a-f]{8})\s+completed\s+4 /m.exec(listed.stdout)?.[1];
+    assert.ok(sweepId !== undefined, listed.stdout + listed.stderr);
+
+    const status = await sweep(['status', sweepId, '--json']);
+    const rows = (JSON.parse(status.stdout) as { trials: { state: string }[] }).trials;
+    assert.deepEqual(rows.map((row) => row.state), ['done', 'done', 'failed', 'done']);
+
+    const resumed = await sweep(['resume', sweepId, '--trial-kind', 'noop']);
+    assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
+    assert.match(resumed.stdout, /re-queued 1 trial\(s\) in a new run of the sweep/);
+    assert.match(resumed.stdout, /completed: 4 done, 0 running, 0 failed, 0 cancelled/);
+
+    const report = await sweep(['report', sweepId, '--top', '2']);
+    assert.match(report.stdout, /leaderboard \(top 2 of 4 done, by best val acc\)/);
+    assert.match(report.stdout, /^model\.attention\s+none\s+2 /m);
+
+    const again = await sweep(['start', 'tiny.yaml', '--trial-kind', 'noop']);
+    assert.match(again.stdout, /sweep tiny-\w+ has already finished on embedded server/);
+    assert.equal(again.code, 0);
+    assert.ok(await serverStopped(), 'the embedded server was stopped');
+  });
+
+  test('cli - start after a crash continues the same sweep on the same server', async () => {
+    // The trial the crash interrupts times out (one heartbeat timeout) and takes its 2nd try.
+    const spec = SPEC.replace('name: tiny', 'name: slow')
+      .replace('maximumAttempts: 1', 'maximumAttempts: 2')
+      .replace(/ {2}testOnly:\n {4}failTrials: \[2\]\n/, '');
+    await writeFile(join(dir, 'slow.yaml'), spec);
+    const slow = { SWEEP_NOOP_TRIAL_MS: '1500' };
+
+    const first = launch(['start', 'slow.yaml', '--trial-kind', 'noop'], slow);
+    let output = '';
+    first.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    while (!/ running\n/.test(output)) await new Promise((resolve) => setTimeout(resolve, 100));
+    first.kill('SIGKILL');
+    await new Promise((resolve) => first.on('close', resolve));
+
+    const second = await sweep(['start', 'slow.yaml', '--trial-kind', 'noop'], slow, 120_000);
+    assert.match(second.stdout, /sweep slow-\w+ is already running on embedded server/);
+    assert.match(second.stdout, /completed: 4 done, 0 running, 0 failed, 0 cancelled/);
+    assert.match(second.stdout, /trial \d .* done: .*\n/);
+    assert.equal(second.code, 0);
+    assert.ok(await serverStopped(), 'the server left by the crash was stopped');
+  });
+});
