@@ -3,17 +3,14 @@
  * temp state folder, the dev server started on demand and stopped after, no-op trials.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 
 import { findFreePort, isPortFree } from '../../temporal/dev-server.js';
-
-const SWEEP_BIN = fileURLToPath(new URL('../../bin/sweep.js', import.meta.url));
+import { launchCli, runCli } from './temporal-harness.js';
 
 const SPEC = `name: tiny
 dataset:
@@ -30,12 +27,6 @@ execution:
   testOnly:
     failTrials: [2]
 `;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 describe('sweep CLI with the embedded server', { timeout: 240_000 }, () => {
   let dir: string;
@@ -59,44 +50,26 @@ describe('sweep CLI with the embedded server', { timeout: 240_000 }, () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  function launch(args: string[], extraEnv: NodeJS.ProcessEnv = {}): ChildProcess {
-    return spawn(process.execPath, [SWEEP_BIN, ...args], {
-      cwd: dir,
-      env: { ...env, ...extraEnv },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+  function launch(args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
+    return launchCli(args, { cwd: dir, env: { ...env, ...extraEnv } });
   }
 
   function sweep(args: string[], extraEnv: NodeJS.ProcessEnv = {}, timeoutMs = 90_000) {
-    return new Promise<Run>((resolve, reject) => {
-      const child = launch(args, extraEnv);
-      let stdout = '';
-      let stderr = '';
-      child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`sweep ${args.join(' ')} took over ${timeoutMs} ms\n${stdout}${stderr}`));
-      }, timeoutMs);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-    });
+    return runCli(args, { cwd: dir, env: { ...env, ...extraEnv }, timeoutMs });
   }
 
   async function serverStopped(): Promise<boolean> {
     return !existsSync(join(dir, 'state', 'temporal-server.json')) && isPortFree('127.0.0.1', port);
   }
 
-  test('cli - start runs the sweep here, reports the failed trial and stops the server', async () => {
+  test('cli - start runs the sweep here, reports its failed trial, stops the server', async () => {
     const run = await sweep(['start', 'tiny.yaml', '--trial-kind', 'noop', '--slots', '2']);
-    const sweepId = /started sweep (tiny-[0-9a-f]{8}): 4 trials on embedded server/.exec(run.stdout);
+    const started = /started sweep (tiny-[0-9a-f]{8}): 4 trials on embedded server/;
+    const sweepId = started.exec(run.stdout);
 
     assert.ok(sweepId !== null, run.stdout + run.stderr);
     assert.equal(run.code, 1);
-    assert.match(run.stdout, /UI: http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/tiny-/);
+    assert.match(run.stdout, /UI: http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\//);
     assert.match(run.stdout, /sweep tiny-\w+ completed: 3 done, 0 running, 1 failed, 0 cancelled/);
     assert.match(run.stdout, /re-run the failed and cancelled trials: sweep resume tiny-/);
     assert.match(run.stderr, /1 trial\(s\) did not finish; re-run them with: sweep resume tiny-/);

@@ -2,9 +2,11 @@
  * Shared set-up of the Temporal integration tests: a real dev server on free loopback ports
  * in a temp state folder (headless), clients for it, and small no-op sweeps.
  */
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
@@ -128,4 +130,48 @@ export function maxOverlap(intervals: { startMs: number; stopMs: number }[]): nu
     most = Math.max(most, open);
   }
   return most;
+}
+
+/** How a `sweep` command run as a process ended. */
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The `sweep` entry point. */
+export const SWEEP_BIN = fileURLToPath(new URL('../../bin/sweep.js', import.meta.url));
+
+/** Starts `sweep <args>` as a process (stdout and stderr piped). */
+export function launchCli(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }) {
+  return spawn(process.execPath, [SWEEP_BIN, ...args], {
+    cwd: options.cwd,
+    env: options.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** Runs `sweep <args>` to its end; rejects (after killing it) past `timeoutMs`. */
+export function runCli(
+  args: string[],
+  options: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs?: number },
+): Promise<CliRun> {
+  const timeoutMs = options.timeoutMs ?? 90_000;
+
+  return new Promise<CliRun>((resolve, reject) => {
+    const child = launchCli(args, options);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`sweep ${args.join(' ')} took over ${timeoutMs} ms\n${stdout}${stderr}`));
+    }, timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
 }
