@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { ConfigError } from '../../lib/errors.js';
+import { resolveTemporalSettings, sweepUiLink, uiBaseUrl } from '../../temporal/config.js';
+
+describe('temporal settings', () => {
+  let dir: string;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sweep-config-'));
+  });
+
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('config - without an address the embedded server is used, state in ./.state', () => {
+    const settings = resolveTemporalSettings({}, {}, dir);
+
+    assert.deepEqual(settings, {
+      address: null,
+      namespace: 'default',
+      uiUrl: null,
+      stateDir: join(dir, '.state'),
+      embeddedPort: 7233,
+      embeddedUiPort: 8233,
+      configFile: null,
+    });
+  });
+
+  test('config - the flag beats the environment, which beats sweep.config.yaml', async () => {
+    const sub = join(dir, 'with-file');
+    await mkdir(sub, { recursive: true });
+    await writeFile(
+      join(sub, 'sweep.config.yaml'),
+      'stateDir: runs-state\ntemporal:\n  address: file:7233\n  namespace: lab\n' +
+        'embedded:\n  port: 9000\n',
+    );
+
+    const fromFile = resolveTemporalSettings({}, {}, sub);
+    assert.equal(fromFile.address, 'file:7233');
+    assert.equal(fromFile.namespace, 'lab');
+    assert.equal(fromFile.stateDir, join(sub, 'runs-state'));
+    assert.equal(fromFile.embeddedPort, 9000);
+    assert.equal(fromFile.embeddedUiPort, 10000);
+
+    const fromEnv = resolveTemporalSettings({}, { TEMPORAL_ADDRESS: 'env:7233' }, sub);
+    assert.equal(fromEnv.address, 'env:7233');
+
+    const fromFlag = resolveTemporalSettings(
+      { temporalAddress: 'flag:7233', namespace: 'x' },
+      { TEMPORAL_ADDRESS: 'env:7233' },
+      sub,
+    );
+    assert.equal(fromFlag.address, 'flag:7233');
+    assert.equal(fromFlag.namespace, 'x');
+  });
+
+  test('config - a bad port variable is named with the value received', () => {
+    assert.throws(
+      () => resolveTemporalSettings({}, { SWEEP_TEMPORAL_PORT: '70000' }, dir),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.message ===
+          'SWEEP_TEMPORAL_PORT must be a TCP port between 1 and 65535, got "70000"',
+    );
+  });
+
+  test('config - an unknown key in sweep.config.yaml is reported with the file', async () => {
+    const sub = join(dir, 'bad-file');
+    await mkdir(sub, { recursive: true });
+    const file = join(sub, 'sweep.config.yaml');
+    await writeFile(file, 'temporal:\n  adress: typo:7233\n');
+
+    assert.throws(
+      () => resolveTemporalSettings({}, {}, sub),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.message ===
+          `1 problem(s) in ${file}:\n  ${file} temporal: Unrecognized key: "adress"`,
+    );
+  });
+
+  test('config - UI links use the configured base, the embedded UI, or host:8233', () => {
+    const remote = resolveTemporalSettings({ temporalAddress: 'temporal.lab:7233' }, {}, dir);
+    assert.equal(uiBaseUrl(remote, null), 'http://temporal.lab:8233');
+    assert.equal(uiBaseUrl({ ...remote, uiUrl: 'https://ui.lab/' }, null), 'https://ui.lab');
+    const embedded = { ...remote, address: null };
+    assert.equal(uiBaseUrl(embedded, 'http://127.0.0.1:8233'), 'http://127.0.0.1:8233');
+    assert.equal(
+      sweepUiLink('http://127.0.0.1:8233', 'default', 'quick-1f0c9a2b'),
+      'http://127.0.0.1:8233/namespaces/default/workflows/quick-1f0c9a2b',
+    );
+  });
+});
