@@ -80,7 +80,7 @@ describe('trial process', { timeout: 60_000 }, () => {
     assert.equal(
       error.message,
       'trial t1: its process exited 3 before reporting a result\n' +
-        'last output:\nfake trainer: native crash',
+        'last output:\nenv cuda=3 threads=\nfake trainer: native crash',
     );
     assert.match(await readFile(join(runDir, 'trial.log'), 'utf8'), /fake trainer: native crash/);
   });
