@@ -14,8 +14,8 @@
  * | embedded UI port | | `SWEEP_TEMPORAL_UI_PORT` | `embedded.uiPort` | gRPC port + 1000 |
  *
  * `sweep.config.yaml` is read from the current directory; relative paths in it are taken
- * from that directory. Without a UI link base, a cluster's UI is assumed at its host on port
- * 8233 (the dev server's convention).
+ * from that directory. Without a UI link base, a cluster's UI is assumed at its host on the
+ * gRPC port + 1000 (the dev server's convention: 7233 -> 8233).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -112,14 +112,17 @@ export function resolveTemporalSettings(
 
 /**
  * The Web UI base URL for these settings: the configured one, the embedded server's, or a
- * guess from the cluster address (same host, port 8233).
+ * guess from the cluster address (same host, gRPC port + 1000, as the dev server does).
  */
 export function uiBaseUrl(settings: TemporalSettings, embeddedUiUrl: string | null): string {
   if (settings.uiUrl !== null) return settings.uiUrl.replace(/\/+$/, '');
   if (embeddedUiUrl !== null) return embeddedUiUrl;
 
-  const host = (settings.address ?? '127.0.0.1').replace(/:\d+$/, '');
-  return `http://${host}:8233`;
+  const address = settings.address ?? '127.0.0.1:7233';
+  const match = /^(.*):(\d+)$/.exec(address);
+  const host = match?.[1] ?? address;
+  const port = match?.[2] === undefined ? 8233 : Number(match[2]) + 1000;
+  return `http://${host}:${port}`;
 }
 
 /** The Web UI page of a sweep's workflow. */

@@ -85,7 +85,7 @@ describe('temporal settings', () => {
     );
   });
 
-  test('config - UI links use the configured base, the embedded UI, or host:8233', () => {
+  test('config - UI links use the configured base, the embedded UI, or port + 1000', () => {
     const remote = resolveTemporalSettings({ temporalAddress: 'temporal.lab:7233' }, {}, dir);
     assert.equal(uiBaseUrl(remote, null), 'http://temporal.lab:8233');
     assert.equal(uiBaseUrl({ ...remote, uiUrl: 'https://ui.lab/' }, null), 'https://ui.lab');
