@@ -96,6 +96,8 @@ async function main(): Promise<void> {
     .parse();
 
   const options = argv as unknown as RunOptions;
+  // Progress lines are enough; the trainer's info logs would bury the figures.
+  process.env.SWEEP_LOG_LEVEL ??= 'warn';
   const machine = machineInfo();
   const report = await runBenchmark(options);
 
