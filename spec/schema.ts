@@ -161,6 +161,26 @@ export const searchSchema = z.strictObject({
   maxTrials: positiveInt.default(5000),
 });
 
+/**
+ * Ways a test can make a trial's process die: `abort` (a native crash, SIGABRT), `oom`
+ * (SIGKILL, as the kernel's out-of-memory killer sends) and `exit` (exits 1 without a result).
+ */
+export const CRASH_KINDS = ['abort', 'oom', 'exit'] as const;
+export type CrashKind = (typeof CRASH_KINDS)[number];
+
+/**
+ * Test-only knobs of one trial, carried in its config (absent in real sweeps). The trainer
+ * honours them (`training/test-knobs.ts`); `temporal/sweeps.ts` fills them from the spec's
+ * `execution.testOnly`.
+ */
+export const trialTestKnobsSchema = z.strictObject({
+  /** Crash the trial's process after this 1-based epoch's checkpoint, unless resumed past it. */
+  crash: z.strictObject({ how: z.enum(CRASH_KINDS), afterEpoch: positiveInt }).optional(),
+  /** Milliseconds to block the training thread after every batch. */
+  slowBatchMs: nonNegativeInt.optional(),
+});
+export type TrialTestKnobs = z.infer<typeof trialTestKnobsSchema>;
+
 export const executionSchema = z.strictObject({
   /** Most trials running at once across all workers. */
   concurrency: positiveInt.default(2),
@@ -171,11 +191,38 @@ export const executionSchema = z.strictObject({
       initialIntervalSeconds: positive.default(5),
     })
     .prefault({}),
+  /**
+   * Seconds a running trial may go without a heartbeat before Temporal counts its worker as
+   * gone and retries the trial elsewhere (from its last epoch checkpoint). Trials heartbeat
+   * every second, so a few seconds suffice on one machine; 30 (the default) tolerates long
+   * garbage-collection pauses and network blips on a cluster.
+   */
+  heartbeatTimeoutSeconds: positiveInt.default(30),
   /** Test-only knobs; never use them in real sweeps. */
   testOnly: z
     .strictObject({
       /** Trial indices (0-based, in plan order) that fail on their first attempt(s). */
       failTrials: z.array(nonNegativeInt).default([]),
+      /**
+       * Trials whose process crashes right after an epoch's checkpoint, unless the trial
+       * resumed past that epoch (so the retry finishes). See {@link trialTestKnobsSchema}.
+       */
+      crashTrials: z
+        .array(
+          z.strictObject({
+            /** Trial index, 0-based in plan order. */
+            index: nonNegativeInt,
+            how: z.enum(CRASH_KINDS),
+            /** 1-based epoch after whose checkpoint the process crashes; default 1. */
+            afterEpoch: positiveInt.default(1),
+          }),
+        )
+        .default([]),
+      /**
+       * Blocks the training thread this long after every batch of every trial, in
+       * milliseconds, as a slow compute-bound batch would (tests that must act mid-trial).
+       */
+      slowBatchMs: nonNegativeInt.default(0),
     })
     .optional(),
 });
@@ -223,4 +270,6 @@ export interface TrialConfig {
   model: ModelConfig;
   training: TrainingConfig;
   callbacks: CallbacksConfig;
+  /** Test-only knobs (see {@link TrialTestKnobs}); absent in real sweeps. */
+  testOnly?: TrialTestKnobs;
 }

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 
 import { Connection } from '@temporalio/client';
 
+import { ConfigError } from '../lib/errors.js';
 import { logger } from '../lib/logger.js';
 import { DevServerError } from './errors.js';
 import { isAlive, startDevServer, stopServerPid } from './dev-server.js';
@@ -50,6 +51,7 @@ interface ServerRecord {
 /**
  * Joins the state folder's running embedded server, or starts one.
  *
+ * @throws ConfigError when the state folder cannot be created or written.
  * @throws DevServerError when the server cannot be started (port in use, CLI missing, no
  *   answer) or the state folder stays locked longer than `timeoutMs`.
  */
@@ -57,7 +59,7 @@ export async function acquireEmbeddedServer(
   options: EmbeddedServerOptions,
 ): Promise<EmbeddedServerLease> {
   const paths = statePaths(options.stateDir);
-  mkdirSync(paths.clients, { recursive: true });
+  makeStateFolder(options.stateDir, paths.clients);
 
   const unlock = await lock(paths.lock, options.timeoutMs ?? 60_000);
   let record: ServerRecord;
@@ -125,6 +127,38 @@ async function releaseServer(
     logger.info({ address: record.address, pid: record.pid }, 'embedded server stopped');
   } finally {
     unlock();
+  }
+}
+
+/**
+ * Creates the state folder (and `sub` inside it) and checks that files can be written there.
+ *
+ * @throws ConfigError naming the folder and why it cannot be used (a part of the path is a
+ *   file, read-only file system, permission denied).
+ */
+function makeStateFolder(stateDir: string, sub: string): void {
+  try {
+    mkdirSync(sub, { recursive: true });
+    const probe = join(stateDir, `.write-test-${process.pid}`);
+    writeFileSync(probe, '');
+    rmSync(probe, { force: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason =
+      code === 'ENOTDIR' || code === 'EEXIST'
+        ? 'a part of that path is a file, not a folder'
+        : code === 'EROFS'
+          ? 'it is on a read-only file system'
+          : code === 'EACCES' || code === 'EPERM'
+            ? 'permission denied'
+            : (error as Error).message;
+
+    throw new ConfigError(`cannot use the state folder ${stateDir}: ${reason}`, {
+      hint:
+        'Point SWEEP_STATE_DIR (or stateDir in sweep.config.yaml) at a folder this user can ' +
+        'write, or pass --temporal-address to use a running cluster.',
+      cause: error,
+    });
   }
 }
 

@@ -13,6 +13,7 @@ import {
 import { ConfigError, SweepError } from '../lib/errors.js';
 import type { LoadedSpec } from '../spec/load.js';
 import type { SweepPlan } from '../spec/plan.js';
+import type { SweepSpec, TrialTestKnobs } from '../spec/schema.js';
 import { logger } from '../lib/logger.js';
 import {
   cancelSweepUpdate,
@@ -80,7 +81,11 @@ export interface SweepStatusView {
   counts: StateCounts;
 }
 
-/** The start request and memo for a planned spec (concurrency, queue, retry from the spec). */
+/**
+ * The start request and memo for a planned spec: concurrency, queue, retry and heartbeat
+ * timeout from `execution`; the test-only knobs of `execution.testOnly` go into the configs
+ * of the trials they name (see {@link trialTestKnobs}).
+ */
 export function sweepRequestFromPlan(
   loaded: LoadedSpec,
   plan: SweepPlan,
@@ -90,17 +95,21 @@ export function sweepRequestFromPlan(
   const request: SweepRequest = {
     sweepId: plan.sweepId,
     specHash: loaded.hash,
-    trials: plan.trials.map(({ id, index, name, values, config }) => ({
-      id,
-      index,
-      name,
-      values,
-      config,
-    })),
+    trials: plan.trials.map(({ id, index, name, values, config }) => {
+      const testOnly = trialTestKnobs(execution, index);
+      return {
+        id,
+        index,
+        name,
+        values,
+        config: testOnly === undefined ? config : { ...config, testOnly },
+      };
+    }),
     concurrency: execution.concurrency,
     taskQueue: execution.taskQueue,
     retry: execution.retry,
     failTrials: execution.testOnly?.failTrials ?? [],
+    heartbeatTimeoutSeconds: execution.heartbeatTimeoutSeconds,
   };
 
   const memo: SweepMemo = {
@@ -111,6 +120,25 @@ export function sweepRequestFromPlan(
     axes: plan.axes,
   };
   return { request, memo };
+}
+
+/**
+ * The test-only knobs `execution.testOnly` sets for trial `index`, or undefined when it sets
+ * none (always, in real sweeps). Only trial configs carry them to the trainer.
+ */
+export function trialTestKnobs(
+  execution: SweepSpec['execution'],
+  index: number,
+): TrialTestKnobs | undefined {
+  const testOnly = execution.testOnly;
+  if (testOnly === undefined) return undefined;
+
+  const knobs: TrialTestKnobs = {};
+  const crash = testOnly.crashTrials.find((entry) => entry.index === index);
+  if (crash !== undefined) knobs.crash = { how: crash.how, afterEpoch: crash.afterEpoch };
+  if (testOnly.slowBatchMs > 0) knobs.slowBatchMs = testOnly.slowBatchMs;
+
+  return Object.keys(knobs).length === 0 ? undefined : knobs;
 }
 
 /**

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 
 import type { Tensor } from '@tensorflow/tfjs-node';
 
+import { SweepError } from '../lib/errors.js';
 import { tf } from '../lib/tf.js';
 import { CHECKPOINT_DIR } from './run-files.js';
 
@@ -68,10 +69,16 @@ export async function saveCheckpoint<State>(
 
   const file: CheckpointFile<State> = { version: 1, state, tensors: entries };
   const staging = `${dir}.writing`;
-  await rm(staging, { recursive: true, force: true });
-  await mkdir(staging, { recursive: true });
-  await writeFile(join(staging, 'tensors.bin'), Buffer.concat(chunks));
-  await writeFile(join(staging, 'state.json'), JSON.stringify(file));
+  try {
+    await rm(staging, { recursive: true, force: true });
+    await mkdir(staging, { recursive: true });
+    await writeFile(join(staging, 'tensors.bin'), Buffer.concat(chunks));
+    await writeFile(join(staging, 'state.json'), JSON.stringify(file));
+  } catch (error) {
+    // Give the space back; the previous checkpoint in `dir` was not touched.
+    await rm(staging, { recursive: true, force: true }).catch(() => undefined);
+    throw new CheckpointWriteError(dir, error);
+  }
 
   const previous = `${dir}.previous`;
   await rm(previous, { recursive: true, force: true });
@@ -80,26 +87,51 @@ export async function saveCheckpoint<State>(
   await rm(previous, { recursive: true, force: true });
 }
 
+/**
+ * A checkpoint could not be written (disk full, permissions, I/O error). The previous
+ * checkpoint stays as it was. Retryable: the next attempt resumes from that checkpoint, once
+ * the disk has room (on this worker or another).
+ */
+export class CheckpointWriteError extends SweepError {
+  /** The checkpoint folder that was to be replaced. */
+  readonly dir: string;
+
+  constructor(dir: string, cause: unknown) {
+    const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+    const reason = code === 'ENOSPC' ? 'no space left on device (ENOSPC)' : describe(cause);
+
+    super(`cannot write the checkpoint ${dir}: ${reason}; the previous checkpoint is kept`, {
+      code: 'CHECKPOINT_WRITE_FAILED',
+      retryable: true,
+      hint:
+        `Free space on the file system of ${dir} (or fix its permissions), then continue ` +
+        'the trial from that checkpoint with: sweep resume <sweep id>',
+      cause,
+    });
+    this.dir = dir;
+  }
+}
+
 /** A loaded checkpoint. The caller owns (and must dispose) the tensors. */
 export interface LoadedCheckpoint<State> {
   state: State;
   groups: TensorGroups;
 }
 
-/** Reads a checkpoint, or returns undefined when the folder holds none. */
+/**
+ * Reads a checkpoint, or returns undefined when the folder holds none. A process killed
+ * between the two renames of {@link saveCheckpoint} leaves only `<dir>.previous`, complete;
+ * that one is read then.
+ */
 export async function loadCheckpoint<State>(
   dir: string,
 ): Promise<LoadedCheckpoint<State> | undefined> {
-  let text: string;
-  try {
-    text = await readFile(join(dir, 'state.json'), 'utf8');
-  } catch (error) {
-    if (isMissing(error)) return undefined;
-    throw error;
-  }
+  const found = (await readState(dir)) ?? (await readState(`${dir}.previous`));
+  if (found === undefined) return undefined;
 
-  const file = JSON.parse(text) as CheckpointFile<State>;
-  const bytes = await readFile(join(dir, 'tensors.bin'));
+  // The tensors come from the same folder as the state.
+  const file = JSON.parse(found.text) as CheckpointFile<State>;
+  const bytes = await readFile(join(found.dir, 'tensors.bin'));
   const groups: TensorGroups = {};
 
   for (const entry of file.tensors) {
@@ -112,6 +144,16 @@ export async function loadCheckpoint<State>(
   return { state: file.state, groups };
 }
 
+/** `state.json` of a checkpoint folder, or undefined when the folder or file is missing. */
+async function readState(dir: string): Promise<{ dir: string; text: string } | undefined> {
+  try {
+    return { dir, text: await readFile(join(dir, 'state.json'), 'utf8') };
+  } catch (error) {
+    if (isMissing(error)) return undefined;
+    throw error;
+  }
+}
+
 /** Disposes every tensor of the groups. */
 export function disposeGroups(groups: TensorGroups): void {
   for (const tensors of Object.values(groups)) {
@@ -121,6 +163,10 @@ export function disposeGroups(groups: TensorGroups): void {
 
 function isMissing(error: unknown): boolean {
   return (error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function ignoreMissing(error: unknown): void {

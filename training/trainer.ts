@@ -37,6 +37,7 @@ import {
 } from './checkpoint.js';
 import { useFastGradients } from './fast-gradients.js';
 import { isPlateau, learningRateAt } from './schedules.js';
+import { blockAfterBatch, crashAfterCheckpoint } from './test-knobs.js';
 
 /** Everything recorded per epoch; `history.json` holds one array per key. */
 export interface EpochRecord extends EpochLogs {
@@ -251,6 +252,7 @@ class TrainingLoop {
       this.history.push(record);
       this.epochsDone += 1;
       await this.saveCheckpoint();
+      crashAfterCheckpoint(this.input.config.testOnly, this.epochsDone, this.resumedFromEpoch);
 
       await this.input.onEpoch?.({
         epoch: record.epoch,
@@ -288,7 +290,14 @@ class TrainingLoop {
       epoch,
     });
     for (const { xs, ys, size } of iterator) {
-      this.input.signal?.throwIfAborted();
+      // A batch is synchronous native work; yield between batches, or a SIGTERM (abort) or
+      // the loss of the worker's IPC channel would only be noticed at the end of the epoch,
+      // while a retry may already train the same trial elsewhere.
+      await yieldToEventLoop();
+      if (this.input.signal?.aborted === true) {
+        tf.dispose([xs, ys]);
+        this.input.signal.throwIfAborted();
+      }
       const images = augmentBatch(xs, augmentation, batchSeed(training.seed, epoch, batch));
       xs.dispose();
 
@@ -301,6 +310,7 @@ class TrainingLoop {
       lossSum += loss * size;
       correct += hits;
       batch += 1;
+      blockAfterBatch(this.input.config.testOnly);
       this.input.onBatch?.({
         epoch: epoch + 1,
         batch,
@@ -478,6 +488,11 @@ export function evaluateSplit(
     predicted,
     confidence,
   };
+}
+
+/** Lets pending signals, timers and IPC events run before the next synchronous step. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /**

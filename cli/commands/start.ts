@@ -9,6 +9,7 @@ import { join } from 'node:path';
 
 import type { Argv, CommandModule } from 'yargs';
 
+import { preflightDataset } from '../../data/preflight.js';
 import { loadSpec } from '../../spec/load.js';
 import { planTrials } from '../../spec/plan.js';
 import type { TemporalFlags } from '../../temporal/config.js';
@@ -85,6 +86,7 @@ export function withTemporalOptions<T>(yargs: Argv<T>): Argv<T & TemporalFlags> 
  * Runs `sweep start`.
  *
  * @throws SpecError for a spec that cannot be used.
+ * @throws DatasetError for a dataset that cannot be used (checked before anything starts).
  * @throws ExitError (exit 1) when trials failed or were cancelled, or the watch was stopped.
  */
 export async function start(
@@ -99,6 +101,9 @@ export async function start(
     out.write('dry run: nothing started\n');
     return;
   }
+
+  // Refuse a bad dataset before anything starts (no server, no workflow, no state folder).
+  await preflightDataset(loaded);
 
   const { request, memo } = sweepRequestFromPlan(loaded, sweepPlan);
   const session = await openSession(options);
