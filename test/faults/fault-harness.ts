@@ -118,9 +118,9 @@ export async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, wha
   }
 }
 
-/** Polls `check` every `everyMs` until it returns a value other than undefined. */
+/** Polls `check` every `everyMs` until it returns (or resolves to) a value, not undefined. */
 export async function waitFor<T>(
-  check: () => T | undefined,
+  check: () => T | undefined | Promise<T | undefined>,
   timeoutMs: number,
   what: string,
   everyMs = 50,
@@ -128,7 +128,7 @@ export async function waitFor<T>(
   const deadline = Date.now() + timeoutMs;
 
   for (;;) {
-    const value = check();
+    const value = await check();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, everyMs));
