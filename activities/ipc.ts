@@ -24,6 +24,11 @@ export interface EpochReport {
   logs: EpochLogs;
   /** Folder of the checkpoint written after this epoch. */
   checkpointDir: string;
+  /**
+   * The trial process's `tf.memory()` after this epoch (live tensors and their bytes), for
+   * the worker's metrics; absent when the child did not send it.
+   */
+  memory?: { numTensors: number; numBytes: number };
 }
 
 /** The trainer's result for one trial (mirrors `training/trainer.ts`). */

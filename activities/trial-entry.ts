@@ -23,6 +23,7 @@ async function run(message: ParentMessage): Promise<void> {
   try {
     // Imported only now: TF_NUM_INTRAOP_THREADS is set by the parent before TensorFlow loads.
     const { trainTrial } = await import('../training/trial.js');
+    const { tf } = await import('../lib/tf.js');
 
     const summary = await trainTrial({
       config: input.config,
@@ -30,9 +31,15 @@ async function run(message: ParentMessage): Promise<void> {
       resume: input.resume,
       signal: abort.signal,
       onEpoch: (report) => {
+        const { numTensors, numBytes } = tf.memory();
         void send({
           type: 'epoch',
-          report: { epoch: report.epoch, logs: report.logs, checkpointDir: report.checkpointDir },
+          report: {
+            epoch: report.epoch,
+            logs: report.logs,
+            checkpointDir: report.checkpointDir,
+            memory: { numTensors, numBytes },
+          },
         });
       },
     });

@@ -3,13 +3,17 @@
  * heartbeats its progress, and turns every way it can end into what Temporal needs: a small
  * summary, a retryable or non-retryable failure, or a confirmed cancellation.
  */
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { join } from 'node:path';
 
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 
 import { ConfigError, SweepError } from '../lib/errors.js';
 import { logger } from '../lib/logger.js';
+import { trialOutcomeOf } from '../metrics/trial-outcome.js';
+import type { TrialOutcomeLabel, WorkerMetrics } from '../metrics/worker-metrics.js';
+import type { MlflowClient } from '../tracking/client.js';
+import { TrialRecorder } from '../tracking/trial-run.js';
 import type {
   TrialActivities,
   TrialActivityInput,
@@ -19,7 +23,7 @@ import type {
   TrialProgress,
 } from '../workflows/types.js';
 import { runNoopTrial, type NoopTrialOptions } from './noop.js';
-import { TrialAbortedError } from './ipc.js';
+import { TrialAbortedError, type EpochReport, type TrialSummary } from './ipc.js';
 import { runTrialProcess } from './trial-process.js';
 
 /** Options of {@link createTrialActivities}, fixed for the life of a worker. */
@@ -45,6 +49,16 @@ export interface TrialActivityOptions {
   entryScript?: string;
   /** Options of the `noop` kind. */
   noop?: NoopTrialOptions;
+  /**
+   * This worker's MLflow client (one per worker). Trials whose input carries a tracking ref
+   * record their run through it; without it they fail, retryable, so that a worker that
+   * can record takes them. `noop` trials never record.
+   */
+  tracking?: MlflowClient | null;
+  /** This worker's Prometheus metrics; absent records none. */
+  metrics?: WorkerMetrics | null;
+  /** Host name tagged on trial runs (`sweep.worker_host`); default `os.hostname()`. */
+  workerHost?: string;
 }
 
 /**
@@ -93,9 +107,11 @@ async function runTrial(
   const progress = readProgress(context.info.heartbeatDetails);
   const isRetry = attempt > 1 || context.info.heartbeatDetails != null || input.priorAttempts > 0;
   const log = logger.child({ sweepId: input.sweepId, trialId: input.trialId, attempt });
+  const metrics = options.metrics ?? null;
 
   // Heartbeat on a timer, not only per epoch: cancellation reaches an activity only in the
-  // answer to a heartbeat, and an epoch can take minutes.
+  // answer to a heartbeat, and an epoch can take minutes. It also keeps beating while MLflow
+  // stores the run's files, which can outlast the heartbeat timeout.
   context.heartbeat(progress);
   const heartbeatTimer = setInterval(
     () => context.heartbeat(progress),
@@ -104,7 +120,12 @@ async function runTrial(
 
   const slot = pool.acquire();
   const startedAtMs = Date.now();
+  metrics?.trialStarted(input.sweepId);
+  metrics?.setSlots(pool.size, pool.busy);
   log.info({ kind: options.kind ?? 'train', slot, resume: isRetry }, 'trial started');
+
+  let recorder: TrialRecorder | null = null;
+  let outcomeLabel: TrialOutcomeLabel = 'succeeded';
 
   try {
     if (input.failFirstAttempt && input.priorAttempts + attempt === 1) {
@@ -117,37 +138,133 @@ async function runTrial(
       });
     }
 
-    const onEpoch = (epoch: number, valAccuracy: number): void => {
+    const recordProgress = (epoch: number, valAccuracy: number): void => {
       progress.epoch = epoch;
       progress.bestValAccuracy = Math.max(progress.bestValAccuracy ?? -Infinity, valAccuracy);
       context.heartbeat(progress);
     };
 
-    const outcome =
-      options.kind === 'noop'
-        ? await runNoopTrial(
-            input,
-            { attempt, runDir, signal: context.cancellationSignal },
-            options.noop ?? {},
-            onEpoch,
-          )
-        : await runTrainingProcess(input, options, {
-            attempt,
-            runDir,
-            resume: isRetry,
+    let outcome: TrialOutcome;
+    if (options.kind === 'noop') {
+      outcome = await runNoopTrial(
+        input,
+        { attempt, runDir, signal: context.cancellationSignal },
+        options.noop ?? {},
+        (epoch, valAccuracy) => {
+          recordProgress(epoch, valAccuracy);
+          metrics?.epochFinished(input.sweepId, {
+            epochSeconds: Number.NaN,
+            imagesPerSecond: Number.NaN,
+            valAccuracy,
             slot,
-            progress,
-            signal: context.cancellationSignal,
-            onEpoch,
           });
+        },
+      );
+    } else {
+      recorder = await startRecorder(input, options, { attempt, slot, log });
+      const summary = await runTrainingProcess(input, options, {
+        runDir,
+        resume: isRetry,
+        slot,
+        signal: context.cancellationSignal,
+        onEpoch: (report) => {
+          progress.checkpointDir = report.checkpointDir;
+          recordProgress(report.epoch, report.logs.val_accuracy);
+
+          // Queued in the background: MLflow being slow or down never holds training up.
+          void recorder?.epoch(report);
+          metrics?.epochFinished(input.sweepId, {
+            epochSeconds: report.logs.epoch_seconds,
+            imagesPerSecond: report.logs.images_per_second,
+            valAccuracy: report.logs.val_accuracy,
+            slot,
+            ...(report.memory === undefined ? {} : { tensorMemory: report.memory }),
+          });
+        },
+      });
+
+      // Still heartbeating: uploading the model and the figures can take a while.
+      await recorder?.finish({ ...summary, runDir });
+      outcome = toOutcome(summary, attempt, runDir);
+    }
 
     log.info({ durationMs: Date.now() - startedAtMs, epoch: outcome.epochsRun }, 'trial done');
     return outcome;
   } catch (error) {
-    throw toActivityError(error, { context, attempt, progress, log });
+    const failure = toActivityError(error, { context, attempt, progress, log });
+    outcomeLabel = trialOutcomeOf(failure);
+    await endRecorder(recorder, outcomeLabel, error, input.priorAttempts + attempt);
+    throw failure;
   } finally {
     clearInterval(heartbeatTimer);
     pool.release(slot);
+    metrics?.trialFinished(input.sweepId, outcomeLabel, {
+      durationSeconds: (Date.now() - startedAtMs) / 1000,
+      slot,
+    });
+    metrics?.setSlots(pool.size, pool.busy);
+  }
+}
+
+/**
+ * The trial's MLflow recorder, or null when its sweep is not tracked. The attempt recorded is
+ * the trial's overall attempt (earlier runs of the trial, before a resume, included).
+ *
+ * @throws ConfigError (retryable) when the sweep is tracked and this worker has no MLflow.
+ * @throws TrackingError when MLflow cannot be reached (retryable) or refuses the run.
+ */
+async function startRecorder(
+  input: TrialActivityInput,
+  options: TrialActivityOptions,
+  run: { attempt: number; slot: number; log: typeof logger },
+): Promise<TrialRecorder | null> {
+  if (input.tracking === undefined) return null;
+
+  const client = options.tracking ?? null;
+  if (client === null) {
+    throw new TrackingNotConfiguredError(input.sweepId, options.workerHost ?? hostname());
+  }
+
+  const gpus = options.gpus ?? [];
+  const gpu = gpus.length > 0 ? gpus[run.slot % gpus.length] : undefined;
+  return await TrialRecorder.start({
+    client,
+    experimentId: input.tracking.experimentId,
+    parentRunId: input.tracking.parentRunId,
+    sweepId: input.sweepId,
+    trial: {
+      id: input.trialId,
+      index: input.trialIndex,
+      name: input.trialName,
+      config: input.config,
+    },
+    attempt: input.priorAttempts + run.attempt,
+    workerHost: options.workerHost ?? hostname(),
+    backend: 'tensorflow',
+    device: gpu === undefined ? 'cpu' : `gpu:${Number(gpu)}`,
+    logger: run.log,
+  });
+}
+
+/**
+ * Ends the trial's run as the attempt ended: KILLED when cancelled, FAILED when it failed.
+ * A trial handed back (worker shutting down) keeps its run RUNNING for the next attempt;
+ * only its queued epochs are delivered. Never throws.
+ */
+async function endRecorder(
+  recorder: TrialRecorder | null,
+  outcome: TrialOutcomeLabel,
+  error: unknown,
+  attempt: number,
+): Promise<void> {
+  if (recorder === null) return;
+
+  if (outcome === 'cancelled') {
+    await recorder.cancel();
+  } else if (outcome === 'handed_back') {
+    await recorder.flush(10_000).catch(() => undefined);
+  } else {
+    await recorder.fail(error, attempt);
   }
 }
 
@@ -155,15 +272,13 @@ async function runTrainingProcess(
   input: TrialActivityInput,
   options: TrialActivityOptions & { threadsPerTrial: number },
   run: {
-    attempt: number;
     runDir: string;
     resume: boolean;
     slot: number;
-    progress: TrialProgress;
     signal: AbortSignal;
-    onEpoch: (epoch: number, valAccuracy: number) => void;
+    onEpoch: (report: EpochReport) => void;
   },
-): Promise<TrialOutcome> {
+): Promise<TrialSummary> {
   const threads =
     input.config.training.threads > 0 ? input.config.training.threads : options.threadsPerTrial;
 
@@ -176,19 +291,18 @@ async function runTrainingProcess(
   const gpus = options.gpus ?? [];
   if (gpus.length > 0) env.CUDA_VISIBLE_DEVICES = gpus[run.slot % gpus.length] ?? '';
 
-  const summary = await runTrialProcess({
+  return await runTrialProcess({
     trialId: input.trialId,
     input: { config: input.config, runDir: run.runDir, resume: run.resume, threads },
     env,
     signal: run.signal,
     ...(options.killGraceMs === undefined ? {} : { killGraceMs: options.killGraceMs }),
     ...(options.entryScript === undefined ? {} : { entryScript: options.entryScript }),
-    onEpoch: (report) => {
-      run.progress.checkpointDir = report.checkpointDir;
-      run.onEpoch(report.epoch, report.logs.val_accuracy);
-    },
+    onEpoch: run.onEpoch,
   });
+}
 
+function toOutcome(summary: TrialSummary, attempt: number, runDir: string): TrialOutcome {
   return {
     epochsRun: summary.epochsRun,
     bestEpoch: summary.bestEpoch,
@@ -197,8 +311,8 @@ async function runTrainingProcess(
     testLoss: finiteOrNull(summary.testLoss),
     stoppedEarly: summary.stoppedEarly,
     durationMs: summary.durationMs,
-    attempt: run.attempt,
-    runDir: run.runDir,
+    attempt,
+    runDir,
   };
 }
 
@@ -283,12 +397,40 @@ function safeName(id: string): string {
   return id.replace(/[^A-Za-z0-9._-]/g, '_');
 }
 
+/**
+ * A tracked sweep's trial reached a worker without an MLflow server. Retryable: another
+ * worker, or this one once configured, can run it.
+ */
+export class TrackingNotConfiguredError extends SweepError {
+  constructor(sweepId: string, workerHost: string) {
+    super(
+      `sweep ${sweepId} records its trials in MLflow, but worker ${workerHost} has no MLflow ` +
+        'server configured',
+      {
+        code: 'TRACKING_NOT_CONFIGURED',
+        retryable: true,
+        hint:
+          'Start the worker with --tracking-uri (or MLFLOW_TRACKING_URI) pointing at the ' +
+          'server the sweep was started with.',
+      },
+    );
+  }
+}
+
 /** Hands out slot numbers 0..count-1 so each running trial gets its own GPU and share. */
 class SlotPool {
   private readonly free: number[];
+  /** Slots in all. */
+  readonly size: number;
 
   constructor(count: number) {
+    this.size = count;
     this.free = Array.from({ length: count }, (_, index) => index);
+  }
+
+  /** Slots running a trial now. */
+  get busy(): number {
+    return this.size - this.free.length;
   }
 
   acquire(): number {

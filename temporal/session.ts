@@ -5,6 +5,7 @@
  */
 import type { Worker } from '@temporalio/worker';
 
+import type { TrialActivityOptions } from '../activities/trial.js';
 import type { TrialKind } from '../workflows/types.js';
 import { createSweepWorker, defaultSlots, threadsPerTrial } from '../workers/worker.js';
 import { resolveTemporalSettings, type TemporalFlags } from './config.js';
@@ -47,6 +48,15 @@ export async function openSession(flags: TemporalFlags): Promise<TemporalSession
   return openTemporal(resolveTemporalSettings(flags));
 }
 
+/** Options of {@link withWorker}. */
+export interface WithWorkerOptions {
+  need: WorkerNeed;
+  taskQueue: string;
+  run?: TrialRunFlags;
+  /** The in-process trial worker's MLflow client and metrics (`trials` need only). */
+  trials?: Pick<TrialActivityOptions, 'tracking' | 'metrics'>;
+}
+
 /**
  * Runs `work` with the worker `need` asks for on `taskQueue` (see {@link WorkerNeed}), and
  * shuts that worker down when `work` settles. SIGINT or SIGTERM aborts `signal` and drains
@@ -54,7 +64,7 @@ export async function openSession(flags: TemporalFlags): Promise<TemporalSession
  */
 export async function withWorker<T>(
   session: TemporalSession,
-  options: { need: WorkerNeed; taskQueue: string; run?: TrialRunFlags },
+  options: WithWorkerOptions,
   work: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
   const stop = new AbortController();
@@ -75,7 +85,7 @@ export async function withWorker<T>(
 
 async function workerFor(
   session: TemporalSession,
-  options: { need: WorkerNeed; taskQueue: string; run?: TrialRunFlags },
+  options: WithWorkerOptions,
 ): Promise<Worker | null> {
   if (!session.embedded || options.need === 'none') return null;
   if (options.need === 'answers' && !session.startedServer) return null;
@@ -101,6 +111,7 @@ async function workerFor(
       slots,
       threadsPerTrial: threadsPerTrial(slots),
       noop: { durationMs: noopTrialMs() },
+      ...options.trials,
     },
   });
 }

@@ -57,6 +57,8 @@ export interface SweepMemo {
   specHash: string;
   total: number;
   axes: string[];
+  /** The sweep's parent run in the MLflow UI; absent for sweeps started without tracking. */
+  mlflowRunUrl?: string;
 }
 
 /** How {@link startSweep} went. */
@@ -196,6 +198,9 @@ export function toSweepInput(request: SweepRequest): SweepInput {
     failTrials: request.failTrials ?? [],
     chunkSize,
     heartbeatTimeoutSeconds: request.heartbeatTimeoutSeconds ?? DEFAULT_HEARTBEAT_TIMEOUT_SECONDS,
+    ...(request.tracking === undefined || request.tracking === null
+      ? {}
+      : { tracking: request.tracking }),
   };
 
   const bytes = Buffer.byteLength(JSON.stringify(input));

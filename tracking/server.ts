@@ -43,6 +43,13 @@ export interface MlflowServerOptions {
 
   /** The `mlflow` executable. Default {@link resolveMlflowBin}(). */
   mlflowBin?: string;
+
+  /**
+   * Let the server outlive this process: no exit hook stops it, and this process may exit
+   * while it runs. For a server shared by several commands (see `tracking/embedded.ts`),
+   * which stop it with {@link stopMlflowServerPid}. Default false.
+   */
+  outliveProcess?: boolean;
 }
 
 /** A running embedded server. */
@@ -101,7 +108,7 @@ let exitHookInstalled = false;
  * `stateDir/mlflow-artifacts`, and waits until `/health` answers.
  *
  * The server runs in its own process group; if this Node process exits without calling
- * `stop()`, an exit hook sends that group SIGTERM.
+ * `stop()`, an exit hook sends that group SIGTERM (unless `outliveProcess` is set).
  *
  * @throws ConfigError when the options are invalid, the executable is missing, or the port
  *   is in use (the message names the port and how to pick another).
@@ -128,7 +135,11 @@ export async function startMlflowServer(options: MlflowServerOptions): Promise<M
   const logFile = path.join(stateDir, 'mlflow-server.log');
   const { child, logOffset } = await spawnServer(mlflowBin, stateDir, host, port, logFile);
   const pid = child.pid as number;
-  trackGroup(pid);
+  if (options.outliveProcess === true) {
+    child.unref();
+  } else {
+    trackGroup(pid);
+  }
 
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   const startedAt = performance.now();
@@ -144,6 +155,43 @@ export async function startMlflowServer(options: MlflowServerOptions): Promise<M
   const startupMs = Math.round(performance.now() - startedAt);
   logger.info({ url, serverPid: pid, stateDir, startupMs }, 'mlflow server started');
   return { url, port, pid, logFile, startupMs, stop: stopOnce };
+}
+
+/**
+ * Stops a server started by any process (e.g. an earlier command) by its pid, which is also
+ * its process group: SIGTERM to the group, then SIGKILL after `timeoutMs` (default 15000).
+ * Resolves once no process of the group is left; a group already gone is fine.
+ */
+export async function stopMlflowServerPid(pid: number, timeoutMs = 15_000): Promise<void> {
+  if (pid <= 0 || !groupAlive(pid)) {
+    return;
+  }
+  signalGroup(pid, 'SIGTERM');
+
+  const deadline = performance.now() + timeoutMs;
+  while (groupAlive(pid) && performance.now() < deadline) {
+    await sleep(100);
+  }
+  if (groupAlive(pid)) {
+    logger.warn({ serverPid: pid, timeoutMs }, 'mlflow server ignored SIGTERM, sending SIGKILL');
+    signalGroup(pid, 'SIGKILL');
+    const killDeadline = performance.now() + 5000;
+    while (groupAlive(pid) && performance.now() < killDeadline) {
+      await sleep(50);
+    }
+  }
+  liveGroups.delete(pid);
+}
+
+/** Whether `url` answers MLflow's `/health` with 200 within `timeoutMs` (default 2000). */
+export async function isMlflowHealthy(url: string, timeoutMs = 2000): Promise<boolean> {
+  try {
+    const response = await fetch(`${url}/health`, { signal: AbortSignal.timeout(timeoutMs) });
+    await response.arrayBuffer();
+    return response.ok;
+  } catch {
+    return false;
+  }
 }
 
 function validateOptions(port: number, startTimeoutMs: number, stopTimeoutMs: number): void {
@@ -262,22 +310,12 @@ async function waitHealthy(child: ChildProcess, url: string, timeoutMs: number):
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new ServerExited(child.exitCode, child.signalCode);
     }
-    if (await healthy(url)) {
+    if (await isMlflowHealthy(url)) {
       return;
     }
     await sleep(250);
   }
   throw new HealthTimeout();
-}
-
-async function healthy(url: string): Promise<boolean> {
-  try {
-    const response = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
-    await response.arrayBuffer();
-    return response.ok;
-  } catch {
-    return false;
-  }
 }
 
 class ServerExited extends Error {

@@ -8,6 +8,7 @@ import { Worker, type NativeConnection, type WorkflowBundle } from '@temporalio/
 
 import { ConfigError } from '../lib/errors.js';
 import { logger } from '../lib/logger.js';
+import { createSweepActivities } from '../activities/sweep-run.js';
 import { createTrialActivities, type TrialActivityOptions } from '../activities/trial.js';
 import { loadWorkflowBundle } from './bundle.js';
 import { installRuntime } from './runtime.js';
@@ -22,7 +23,11 @@ export interface SweepWorkerOptions {
    * and updates only, leaving trials queued for real workers.
    */
   role?: 'full' | 'workflows';
-  /** How trials run; required for the `full` role. `slots` caps concurrent trials. */
+  /**
+   * How trials run; required for the `full` role. `slots` caps concurrent trials; `tracking`
+   * (the worker's MLflow client) also ends tracked sweeps' parent runs; `metrics` are fed by
+   * every trial.
+   */
   trials?: TrialActivityOptions;
   /** Prebuilt workflow bundle; default the cached bundle of `workflows/`. */
   bundle?: WorkflowBundle;
@@ -71,7 +76,12 @@ export async function createSweepWorker(options: SweepWorkerOptions): Promise<Wo
     workflowBundle: bundle,
     ...(role === 'full' && options.trials !== undefined
       ? {
-          activities: createTrialActivities(options.trials),
+          activities: {
+            ...createTrialActivities(options.trials),
+            ...createSweepActivities({ tracking: options.trials.tracking ?? null }),
+          },
+          // Also caps the sweep-level activity, which then waits for a free slot: a worker
+          // must never take more trials than it has slots (one GPU each).
           maxConcurrentActivityTaskExecutions: slots,
         }
       : {}),

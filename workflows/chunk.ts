@@ -130,6 +130,8 @@ export async function trialChunkWorkflow(input: ChunkInput): Promise<ChunkResult
       config: expandConfig(input.baseConfig, trial.patch),
       priorAttempts,
       failFirstAttempt: input.failTrials.includes(trial.index),
+      // Only when set, so the inputs of untracked sweeps stay as they were.
+      ...(input.tracking === undefined ? {} : { tracking: input.tracking }),
     };
 
     const launch = (launches.get(trial.id) ?? 0) + 1;

@@ -13,6 +13,8 @@ import {
   allHandlersFinished,
   condition,
   isCancellation,
+  log,
+  proxyActivities,
   setHandler,
   startChild,
   type ChildWorkflowHandle,
@@ -33,9 +35,13 @@ import type {
   ChunkView,
   CompactTrial,
   ControlResult,
+  FinishSweepRunInput,
+  SweepActivities,
   SweepInput,
   SweepResult,
+  SweepTrackingRef,
   TrialStatus,
+  TrialStatusRow,
 } from './types.js';
 
 /** The chunk workflow id for a sweep and chunk sequence number. */
@@ -55,7 +61,9 @@ interface ChunkRecord {
 }
 
 /**
- * Runs every trial of the sweep and returns the final status table (all rows terminal).
+ * Runs every trial of the sweep and returns the final status table (all rows terminal). A
+ * tracked sweep (`input.tracking`) then ends its MLflow parent run: FINISHED when every trial
+ * is done, KILLED when the sweep was cancelled, FAILED otherwise.
  *
  * Handles the `sweepStatus` query and the `cancelSweep` / `resumeSweep` updates. A
  * Temporal-level cancel of this workflow (e.g. from the UI) acts like `cancelSweep`.
@@ -191,6 +199,14 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
             retry: input.retry,
             failTrials: input.failTrials,
             heartbeatTimeoutSeconds: input.heartbeatTimeoutSeconds,
+            ...(input.tracking === undefined
+              ? {}
+              : {
+                  tracking: {
+                    experimentId: input.tracking.experimentId,
+                    parentRunId: input.tracking.parentRunId,
+                  },
+                }),
           },
         ],
       }),
@@ -261,6 +277,13 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
 
   const idle = (): boolean => pending.length === 0 && runningChunks().length === 0;
 
+  // A resumed run of a tracked sweep: its MLflow parent run was ended by the earlier run.
+  const tracking = input.tracking;
+  const reopened =
+    tracking !== undefined && input.previous !== undefined
+      ? CancellationScope.nonCancellable(() => reopenTracking(tracking, input.taskQueue))
+      : Promise.resolve();
+
   try {
     for (;;) {
       startChunks();
@@ -282,12 +305,88 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
 
   await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
 
+  const finalRows = withTrialInfo(rows, trials);
+  const counts = countStates(rows);
+  if (tracking !== undefined) {
+    await reopened;
+    const status = cancelRequested
+      ? 'KILLED'
+      : counts.failed + counts.cancelled > 0
+        ? 'FAILED'
+        : 'FINISHED';
+    await CancellationScope.nonCancellable(() =>
+      finishTracking(tracking, input.taskQueue, finalRows, status),
+    );
+  }
+
   return {
     sweepId: input.sweepId,
-    trials: withTrialInfo(rows, trials),
-    counts: countStates(rows),
+    trials: finalRows,
+    counts,
     nextChunkSeq: nextSeq,
   };
+}
+
+/** The sweep-level activities, on a worker of the sweep's task queue. */
+function sweepActivities(taskQueue: string, activityId: string): SweepActivities {
+  return proxyActivities<SweepActivities>({
+    taskQueue,
+    activityId,
+    // Uploads the leaderboard, draws the figure and registers the best model: seconds, but
+    // MLflow may be restarting.
+    startToCloseTimeout: '30m',
+    retry: { maximumAttempts: 5, initialInterval: '5s', backoffCoefficient: 2 },
+  });
+}
+
+/** Sets the parent run back to RUNNING; MLflow being down is logged, not fatal. */
+async function reopenTracking(tracking: SweepTrackingRef, taskQueue: string): Promise<void> {
+  try {
+    await sweepActivities(taskQueue, 'reopen-sweep-run').reopenSweepRun(tracking);
+  } catch (error) {
+    log.warn('mlflow sweep run not reopened', {
+      sweepId: tracking.sweepId,
+      reason: error instanceof Error ? error.message : String(error),
+    });
+  }
+}
+
+/**
+ * Ends the sweep's MLflow parent run through the `finishSweepRun` activity, on a worker of
+ * the sweep's task queue (so it works with `--detach` and remote workers alike). MLflow being
+ * down does not fail the sweep: after the retries the problem is logged and the trials'
+ * results stand; `sweep resume` finishes the parent run again when it ends.
+ */
+async function finishTracking(
+  tracking: SweepTrackingRef,
+  taskQueue: string,
+  rows: TrialStatusRow[],
+  status: FinishSweepRunInput['status'],
+): Promise<void> {
+  const trials = rows.map((row) => ({
+    id: row.id,
+    name: row.name,
+    values: row.values,
+    state: row.state,
+    epoch: row.epoch,
+    bestValAccuracy: row.bestValAccuracy,
+    testAccuracy: row.testAccuracy,
+  }));
+
+  try {
+    const { finishSweepRun } = sweepActivities(taskQueue, 'finish-sweep-run');
+    const result = await finishSweepRun({ tracking, trials, status });
+    log.info('mlflow sweep run finished', {
+      sweepId: tracking.sweepId,
+      bestTrialId: result.bestTrialId,
+      modelVersion: result.modelVersion,
+    });
+  } catch (error) {
+    log.warn('mlflow sweep run not finished', {
+      sweepId: tracking.sweepId,
+      reason: error instanceof Error ? error.message : String(error),
+    });
+  }
 }
 
 function initialRows(input: SweepInput): TrialStatus[] {

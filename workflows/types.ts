@@ -89,6 +89,27 @@ export interface SweepRequest {
   chunkSize?: number;
   /** Heartbeat timeout of trial activities, in seconds; default 30. */
   heartbeatTimeoutSeconds?: number;
+  /** The sweep's MLflow parent run; absent or null records nothing in MLflow. */
+  tracking?: SweepTrackingRef | null;
+}
+
+/**
+ * Where a sweep records in MLflow (the shape of `SweepRecorder.ref`): plain ids, no URL and
+ * no credentials; each worker reaches MLflow through its own tracking URI.
+ */
+export interface SweepTrackingRef {
+  experimentId: string;
+  /** The sweep's parent run; trial runs nest under it. */
+  parentRunId: string;
+  sweepId: string;
+  /** The spec's name: names the experiment and the registered model. */
+  sweepName: string;
+}
+
+/** What a trial activity needs to find its MLflow run's place. */
+export interface TrialTrackingRef {
+  experimentId: string;
+  parentRunId: string;
 }
 
 /** Trials per chunk child workflow unless the request says otherwise. */
@@ -116,6 +137,11 @@ export interface SweepInput {
   previous?: TrialStatus[];
   /** Next chunk sequence number, so chunk workflow ids never repeat within a sweep. */
   nextChunkSeq?: number;
+  /**
+   * The sweep's MLflow parent run. When set, trials record their runs under it and the sweep
+   * ends it (`finishSweepRun`); absent (sweeps started untracked) records nothing.
+   */
+  tracking?: SweepTrackingRef;
 }
 
 /** Input of one chunk child workflow: a slice of the sweep's trials and a slot budget. */
@@ -132,6 +158,8 @@ export interface ChunkInput {
   retry: TrialRetry;
   failTrials: number[];
   heartbeatTimeoutSeconds: number;
+  /** Passed to each trial activity; absent records nothing. */
+  tracking?: TrialTrackingRef;
 }
 
 /** A chunk child's final rows, one per trial of the chunk. */
@@ -198,6 +226,8 @@ export interface TrialActivityInput {
   priorAttempts: number;
   /** Test-only: fail when this is the trial's first attempt overall. */
   failFirstAttempt: boolean;
+  /** Record the trial in MLflow under this parent run; absent records nothing. */
+  tracking?: TrialTrackingRef;
 }
 
 /** Heartbeat details of a running trial; the next attempt reads them to resume. */
@@ -239,4 +269,47 @@ export interface TrialFailureDetails {
 export interface TrialActivities {
   /** Trains one trial (or, on no-op workers, pretends to) and returns its summary. */
   runTrial(input: TrialActivityInput): Promise<TrialOutcome>;
+}
+
+/** One trial as the sweep's MLflow leaderboard needs it (a status row without the rest). */
+export interface SweepRunTrial {
+  id: string;
+  name: string;
+  values: Record<string, unknown>;
+  state: TrialState;
+  epoch: number;
+  bestValAccuracy: number | null;
+  testAccuracy: number | null;
+}
+
+/** Input of the `finishSweepRun` activity. */
+export interface FinishSweepRunInput {
+  tracking: SweepTrackingRef;
+  /** Every trial in plan order. */
+  trials: SweepRunTrial[];
+  /** FINISHED when every trial is done, KILLED when cancelled, else FAILED. */
+  status: 'FINISHED' | 'FAILED' | 'KILLED';
+}
+
+/** Result of the `finishSweepRun` activity. */
+export interface FinishSweepRunResult {
+  /** The rank-1 trial, or null when no trial finished with a validation accuracy. */
+  bestTrialId: string | null;
+  /** `<registered model>/<version>` of the best model, or null when none was registered. */
+  modelVersion: string | null;
+}
+
+/** The sweep-level activities; `activities/sweep-run.ts` implements them. */
+export interface SweepActivities {
+  /**
+   * Sets the sweep's MLflow parent run back to RUNNING (a resumed sweep runs again after its
+   * run was ended). Safe to run again.
+   */
+  reopenSweepRun(tracking: SweepTrackingRef): Promise<void>;
+
+  /**
+   * Ends the sweep's MLflow parent run: leaderboard, figure, best trial, best model
+   * registered, status. Safe to run again.
+   */
+  finishSweepRun(input: FinishSweepRunInput): Promise<FinishSweepRunResult>;
 }

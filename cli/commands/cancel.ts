@@ -9,8 +9,8 @@ import type { TemporalFlags } from '../../temporal/config.js';
 import { openSession, withWorker } from '../../temporal/session.js';
 import { cancelSweep } from '../../temporal/sweeps.js';
 import type { WatchOutput } from '../../temporal/watch.js';
-import { withTemporalOptions } from './start.js';
-import { sweepTaskQueue } from './status.js';
+import { withTemporalOptions, writeMlflowLine } from './start.js';
+import { sweepMlflowLink, sweepTaskQueue } from './status.js';
 
 /** Options of `sweep cancel`. */
 export interface CancelOptions extends TemporalFlags {
@@ -57,6 +57,7 @@ export async function cancel(
         `sweep resume ${options.id}\n` +
         `UI: ${session.uiLink(options.id)}\n`,
     );
+    writeMlflowLine(out, await sweepMlflowLink(session.client, options.id));
   } finally {
     await session.close();
   }

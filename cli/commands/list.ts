@@ -8,7 +8,9 @@ import { renderList } from '../../temporal/format.js';
 import { openSession } from '../../temporal/session.js';
 import { listSweeps } from '../../temporal/sweeps.js';
 import type { WatchOutput } from '../../temporal/watch.js';
-import { withTemporalOptions } from './start.js';
+import { resolveTrackingSettings, trackingBaseUrl } from '../../tracking/config.js';
+import { runningEmbeddedMlflow } from '../../tracking/embedded.js';
+import { withTemporalOptions, writeMlflowLine } from './start.js';
 
 /** Options of `sweep list`. */
 export interface ListOptions extends TemporalFlags {
@@ -55,6 +57,11 @@ export async function list(
       return;
     }
     out.write(`${renderList(entries, uiLink)}\n`);
+
+    // Embedded: where the state folder's MLflow runs, or will run once a sweep starts it.
+    const settings = resolveTrackingSettings({});
+    const running = settings.uri === null ? await runningEmbeddedMlflow(session.stateDir) : null;
+    writeMlflowLine(out, running ?? trackingBaseUrl(settings) ?? undefined);
   } finally {
     await session.close();
   }

@@ -6,8 +6,10 @@ import type { Tensor } from '@tensorflow/tfjs-node';
 import type { Argv, CommandModule } from 'yargs';
 
 import { ConfigError, DatasetError } from '../../lib/errors.js';
-import { MlflowClient, type MlflowClientOptions } from '../../tracking/client.js';
+import { resolveTemporalSettings } from '../../temporal/config.js';
+import { resolveTrackingSettings } from '../../tracking/config.js';
 import { downloadModel, resolveModelRun } from '../../tracking/model-artifacts.js';
+import { openTracking, type TrackingSession } from '../../tracking/session.js';
 
 /** Options of `sweep predict`. */
 export interface PredictOptions {
@@ -16,7 +18,10 @@ export interface PredictOptions {
   /** Image files to classify (any format the dataset loader reads). */
   images: string[];
   json: boolean;
-  /** MLflow server; default `MLFLOW_TRACKING_URI`. */
+  /**
+   * MLflow server; default `MLFLOW_TRACKING_URI`, `trackingUri` in sweep.config.yaml, else
+   * the embedded server of the state folder (started for the command when needed).
+   */
   trackingUri?: string;
   /** Where the table or JSON goes; default standard output. */
   stdout?: { write(text: string): unknown };
@@ -65,7 +70,8 @@ export const predictCommand: CommandModule<object, PredictOptions> = {
       })
       .option('tracking-uri', {
         type: 'string',
-        describe: 'MLflow server URL (default: $MLFLOW_TRACKING_URI)',
+        describe: 'MLflow server URL (default: $MLFLOW_TRACKING_URI, sweep.config.yaml ' +
+          'trackingUri, else the embedded server of the state folder)',
       })
       .option('json', { type: 'boolean', default: false, describe: 'print the result as JSON' })
       .example(
@@ -90,14 +96,28 @@ export const predictCommand: CommandModule<object, PredictOptions> = {
  * class names into a temporary folder (removed afterwards), decodes every image at the
  * model's input size as the dataset loader does (RGB, nearest-neighbour resize), multiplies
  * by the recorded `augmentation.rescale`, and prints `path  class  probability` per image, or
- * the whole result as JSON.
+ * the whole result as JSON. Without a configured MLflow server it reads the embedded one of
+ * the state folder, starting it for the command when no other command runs it (6-8 s).
  *
- * @throws ConfigError when no tracking URI is given or the model reference is unusable.
+ * @throws ConfigError when no tracking URI is configured while Temporal is a cluster, or the
+ *   model reference is unusable.
  * @throws DatasetError listing every image that cannot be read, before predicting any.
  * @throws TrackingError when MLflow cannot be reached (retryable).
  */
 export async function predict(options: PredictOptions): Promise<PredictResult> {
-  const client = new MlflowClient(clientOptions(options.trackingUri));
+  const tracking = await openModelStore(options.trackingUri);
+  try {
+    return await predictWith(tracking, options);
+  } finally {
+    await tracking.close();
+  }
+}
+
+async function predictWith(
+  tracking: TrackingSession,
+  options: PredictOptions,
+): Promise<PredictResult> {
+  const client = tracking.client;
   const source = await resolveModelRun(client, options.model);
 
   const folder = await mkdtemp(path.join(tmpdir(), 'sweep-predict-'));
@@ -148,10 +168,16 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
   }
 }
 
-function clientOptions(trackingUri: string | undefined): MlflowClientOptions {
-  const env = process.env;
-  const uri = trackingUri ?? (env.MLFLOW_TRACKING_URI || undefined);
-  if (uri === undefined) {
+/**
+ * The configured MLflow server, or the state folder's embedded one (joined, or started for
+ * this command) when Temporal is embedded too.
+ *
+ * @throws ConfigError when no server is configured and Temporal is a cluster.
+ */
+async function openModelStore(trackingUri: string | undefined): Promise<TrackingSession> {
+  const temporal = resolveTemporalSettings({});
+  const settings = resolveTrackingSettings({ trackingUri });
+  if (settings.uri === null && temporal.address !== null) {
     throw new ConfigError('no MLflow server to read the model from', {
       hint:
         'Pass --tracking-uri http://127.0.0.1:5000 or set MLFLOW_TRACKING_URI to the server ' +
@@ -159,12 +185,14 @@ function clientOptions(trackingUri: string | undefined): MlflowClientOptions {
     });
   }
 
-  return {
-    trackingUri: uri,
-    token: env.MLFLOW_TRACKING_TOKEN || undefined,
-    username: env.MLFLOW_TRACKING_USERNAME || undefined,
-    password: env.MLFLOW_TRACKING_PASSWORD || undefined,
-  };
+  const session = await openTracking(settings, {
+    stateDir: temporal.stateDir,
+    temporalAddress: null,
+    command: 'sweep predict',
+  });
+  // Tracking cannot be switched off here (predict has no --no-tracking).
+  if (session === null) throw new ConfigError('no MLflow server to read the model from');
+  return session;
 }
 
 type Decode = typeof import('../../data/images.js').decodeImageFile;

@@ -9,7 +9,7 @@ import { axisSummaries, bestTrial, renderReport } from '../../temporal/format.js
 import { openSession, withWorker } from '../../temporal/session.js';
 import { readSweepStatus } from '../../temporal/sweeps.js';
 import type { WatchOutput } from '../../temporal/watch.js';
-import { withTemporalOptions } from './start.js';
+import { withTemporalOptions, writeMlflowLine } from './start.js';
 import { sweepTaskQueue } from './status.js';
 
 /** Options of `sweep report`. */
@@ -73,12 +73,14 @@ export async function report(
         leaderboard: ranked.slice(0, options.top),
         axes: axisSummaries(view.trials),
         uiLink,
+        mlflowLink: view.memo.mlflowRunUrl ?? null,
       };
       out.write(`${JSON.stringify(json, null, 2)}\n`);
       return;
     }
 
     out.write(`${renderReport(view, uiLink, options.top)}\n`);
+    writeMlflowLine(out, view.memo.mlflowRunUrl);
   } finally {
     await session.close();
   }

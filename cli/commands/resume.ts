@@ -9,11 +9,21 @@ import type { TemporalFlags } from '../../temporal/config.js';
 import { openSession, withWorker, type TrialRunFlags } from '../../temporal/session.js';
 import { resumeSweep } from '../../temporal/sweeps.js';
 import type { WatchOutput } from '../../temporal/watch.js';
-import { follow, withTemporalOptions } from './start.js';
-import { sweepTaskQueue } from './status.js';
+import { resolveTrackingSettings, type TrackingFlags } from '../../tracking/config.js';
+import { openTracking, type TrackingSession } from '../../tracking/session.js';
+import type { MetricsFlags, WorkerTelemetry } from '../../workers/telemetry.js';
+import {
+  follow,
+  followTelemetry,
+  withMetricsOptions,
+  withTemporalOptions,
+  withTrackingUriOption,
+  writeMlflowLine,
+} from './start.js';
+import { sweepMlflowLink, sweepTaskQueue } from './status.js';
 
 /** Options of `sweep resume`. */
-export interface ResumeOptions extends TemporalFlags, TrialRunFlags {
+export interface ResumeOptions extends TemporalFlags, TrialRunFlags, TrackingFlags, MetricsFlags {
   /** Sweep id. */
   id: string;
   /** Re-queue and return at once. */
@@ -24,7 +34,7 @@ export const resumeCommand: CommandModule<object, ResumeOptions> = {
   command: 'resume <id>',
   describe: 'Run the failed and cancelled trials of a sweep again',
   builder: (yargs) =>
-    withTemporalOptions(yargs as Argv<object>)
+    withMetricsOptions(withTrackingUriOption(withTemporalOptions(yargs as Argv<object>)), 0)
       .positional('id', { type: 'string', demandOption: true, describe: 'sweep id' })
       .option('detach', { type: 'boolean', default: false, describe: 're-queue and return' })
       .option('slots', {
@@ -51,9 +61,25 @@ export async function resume(
   out: WatchOutput = process.stdout,
 ): Promise<void> {
   const session = await openSession(options);
+  let telemetry: WorkerTelemetry | null = null;
+  let tracking: TrackingSession | null = null;
 
   try {
     const taskQueue = await sweepTaskQueue(session.client, options.id);
+    const mlflowLink = await sweepMlflowLink(session.client, options.id);
+    const follows = !options.detach;
+
+    // Before the first worker connection: the SDK's metrics are set up with the Runtime.
+    if (follows) telemetry = await followTelemetry(session, options, out);
+    // The in-process worker records the trials of a tracked sweep; no-op trials never do.
+    if (follows && session.embedded && mlflowLink !== undefined && options.trialKind !== 'noop') {
+      tracking = await openTracking(resolveTrackingSettings(options), {
+        stateDir: session.stateDir,
+        temporalAddress: null,
+        command: 'sweep resume',
+      });
+    }
+
     const result = await withWorker(session, { need: 'answers', taskQueue }, () =>
       resumeSweep(session.client, options.id),
     );
@@ -61,6 +87,7 @@ export async function resume(
 
     if (result.mode === 'nothing') {
       out.write(`sweep ${options.id} has nothing to resume: every trial is done\nUI: ${uiLink}\n`);
+      writeMlflowLine(out, mlflowLink);
       return;
     }
 
@@ -70,13 +97,20 @@ export async function resume(
           'running chunk(s) to re-queue theirs'
         : `re-queued ${result.requeued} trial(s) in a new run of the sweep`;
     out.write(`resumed sweep ${options.id}: ${what}\nUI: ${uiLink}\n`);
+    writeMlflowLine(out, mlflowLink);
 
     if (options.detach) {
       out.write(`follow it with: sweep status ${options.id} --watch\n`);
       return;
     }
-    await follow(session, options.id, taskQueue, options, out, `sweep resume ${options.id}`);
+    await follow(session, options.id, taskQueue, options, out, {
+      continueCommand: `sweep resume ${options.id}`,
+      tracking,
+      telemetry,
+    });
   } finally {
+    await telemetry?.close();
+    await tracking?.close();
     await session.close();
   }
 }

@@ -8,9 +8,9 @@ import type { Argv, CommandModule } from 'yargs';
 import type { TemporalFlags } from '../../temporal/config.js';
 import { renderStatus } from '../../temporal/format.js';
 import { DEFAULT_TASK_QUEUE, openSession, withWorker } from '../../temporal/session.js';
-import { readSweepStatus, type SweepStatusView } from '../../temporal/sweeps.js';
+import { readSweepStatus, type SweepMemo, type SweepStatusView } from '../../temporal/sweeps.js';
 import { WatchInterruptedError, watchSweep, type WatchOutput } from '../../temporal/watch.js';
-import { withTemporalOptions } from './start.js';
+import { withTemporalOptions, writeMlflowLine } from './start.js';
 
 /** Options of `sweep status`. */
 export interface StatusOptions extends TemporalFlags {
@@ -64,12 +64,21 @@ export async function status(
           ? JSON.stringify(statusJson(view, uiLink), null, 2)
           : renderStatus(view, uiLink);
         out.write(`${text}\n`);
+        if (!options.json) writeMlflowLine(out, view.memo.mlflowRunUrl);
         return;
       }
 
       try {
         const client = session.client;
-        await watchSweep({ client, sweepId: options.id, uiLink, out, signal, view: 'table' });
+        const view = await watchSweep({
+          client,
+          sweepId: options.id,
+          uiLink,
+          out,
+          signal,
+          view: 'table',
+        });
+        writeMlflowLine(out, view.memo.mlflowRunUrl);
       } catch (error) {
         if (!(error instanceof WatchInterruptedError)) throw error;
       }
@@ -90,8 +99,27 @@ export function statusJson(view: SweepStatusView, uiLink: string): object {
     concurrency: view.concurrency,
     counts: view.counts,
     uiLink,
+    mlflowLink: view.memo.mlflowRunUrl ?? null,
     trials: view.trials,
   };
+}
+
+/**
+ * The MLflow UI page of the sweep's parent run, as `sweep start` stored it in the workflow's
+ * memo; undefined for sweeps started without tracking (or that cannot be read).
+ */
+export async function sweepMlflowLink(
+  client: Client,
+  sweepId: string,
+): Promise<string | undefined> {
+  try {
+    const memo = (await client.workflow.getHandle(sweepId).describe()).memo as
+      | Partial<SweepMemo>
+      | undefined;
+    return typeof memo?.mlflowRunUrl === 'string' ? memo.mlflowRunUrl : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The task queue a sweep's workflow runs on (the default queue when it cannot be read). */

@@ -2,6 +2,10 @@
  * `sweep worker`: runs trials for sweeps on one task queue until stopped. SIGTERM or Ctrl-C
  * drains it: running trials stop, and their next attempt (here or on another worker)
  * resumes from the last epoch's checkpoint.
+ *
+ * It records the trials of tracked sweeps in MLflow (`--tracking-uri`, `MLFLOW_TRACKING_URI`,
+ * or the state folder's embedded server when Temporal is embedded too) and serves Prometheus
+ * metrics: ours on `--metrics-port` (default 9464), the Temporal SDK's on the next port.
  */
 import { availableParallelism } from 'node:os';
 
@@ -11,12 +15,21 @@ import { ConfigError } from '../../lib/errors.js';
 import type { TemporalFlags } from '../../temporal/config.js';
 import { DEFAULT_TASK_QUEUE, noopTrialMs, openSession } from '../../temporal/session.js';
 import type { WatchOutput } from '../../temporal/watch.js';
+import { DEFAULT_METRICS_PORT } from '../../metrics/server.js';
+import { resolveTrackingSettings, type TrackingFlags } from '../../tracking/config.js';
+import { openTracking, type TrackingSession } from '../../tracking/session.js';
+import {
+  startTelemetryFromFlags,
+  telemetryLine,
+  type MetricsFlags,
+  type WorkerTelemetry,
+} from '../../workers/telemetry.js';
 import { createSweepWorker, defaultSlots, threadsPerTrial } from '../../workers/worker.js';
 import type { TrialKind } from '../../workflows/types.js';
-import { withTemporalOptions } from './start.js';
+import { withMetricsOptions, withTemporalOptions, withTrackingOptions } from './start.js';
 
 /** Options of `sweep worker`. */
-export interface WorkerOptions extends TemporalFlags {
+export interface WorkerOptions extends TemporalFlags, TrackingFlags, MetricsFlags {
   /** Trials run at once; default one per GPU, else max(1, floor(cores / 2)). */
   slots?: number;
   /** Comma-separated CUDA device ids; each slot gets one as CUDA_VISIBLE_DEVICES. */
@@ -29,7 +42,10 @@ export const workerCommand: CommandModule<object, WorkerOptions> = {
   command: 'worker',
   describe: 'Run trials for sweeps until stopped (SIGTERM drains)',
   builder: (yargs) =>
-    withTemporalOptions(yargs as Argv<object>)
+    withMetricsOptions(
+      withTrackingOptions(withTemporalOptions(yargs as Argv<object>)),
+      DEFAULT_METRICS_PORT,
+    )
       .option('slots', {
         type: 'number',
         describe: 'trials at once (default: one per GPU, else cores / 2)',
@@ -48,6 +64,10 @@ export const workerCommand: CommandModule<object, WorkerOptions> = {
       })
       .example('$0 worker --temporal-address temporal.lab:7233', 'add this machine to a cluster')
       .example('$0 worker --gpus 0,1 --temporal-address temporal.lab:7233', 'one trial per GPU')
+      .example(
+        '$0 worker --temporal-address temporal.lab:7233 --tracking-uri http://mlflow.lab:5000',
+        'record trials in the lab\'s MLflow',
+      )
       .example('$0 worker --slots 1', 'one trial at a time on the embedded server') as unknown as
       Argv<WorkerOptions>,
   handler: async (argv) => {
@@ -80,7 +100,12 @@ export function workerSlots(options: Pick<WorkerOptions, 'slots' | 'gpus'>): {
   return { slots: options.slots ?? defaultSlots({ gpus }), gpus };
 }
 
-/** Runs `sweep worker` until SIGINT or SIGTERM. */
+/**
+ * Runs `sweep worker` until SIGINT or SIGTERM.
+ *
+ * @throws ConfigError for bad `--slots` or `--gpus`, a metrics port in use, or no MLflow
+ *   server on a Temporal cluster (pass `--tracking-uri`, or `--no-tracking`).
+ */
 export async function worker(
   options: WorkerOptions,
   out: WatchOutput = process.stdout,
@@ -88,8 +113,23 @@ export async function worker(
   const { slots, gpus } = workerSlots(options);
   const threads = threadsPerTrial(slots);
   const session = await openSession(options);
+  let telemetry: WorkerTelemetry | null = null;
+  let tracking: TrackingSession | null = null;
 
   try {
+    // Before the first worker connection: the SDK's metrics are set up with the Runtime.
+    telemetry = await startTelemetryFromFlags(options, {
+      slots,
+      defaultPort: DEFAULT_METRICS_PORT,
+    });
+    // No-op trials (a test knob) record nothing.
+    const trackingFlags = options.trialKind === 'noop' ? { tracking: false } : options;
+    tracking = await openTracking(resolveTrackingSettings(trackingFlags), {
+      stateDir: session.stateDir,
+      temporalAddress: session.embedded ? null : session.address,
+      command: 'sweep worker',
+    });
+
     const sweepWorker = await createSweepWorker({
       connection: await session.nativeConnection(),
       namespace: session.namespace,
@@ -101,6 +141,8 @@ export async function worker(
         gpus,
         threadsPerTrial: threads,
         noop: { durationMs: noopTrialMs() },
+        tracking: tracking?.client ?? null,
+        metrics: telemetry?.metrics ?? null,
       },
     });
 
@@ -111,12 +153,16 @@ export async function worker(
         `${options.taskQueue}: ${slots} slot(s), ${threads} thread(s) per trial, ${devices}\n` +
         `run folders in ${session.stateDir}/runs; stop with Ctrl-C or SIGTERM (trials resume ` +
         'from their checkpoint)\n' +
-        `UI: ${session.uiBase}\n`,
+        `UI: ${session.uiBase}\n` +
+        `MLflow: ${tracking === null ? 'off (trials are not recorded)' : tracking.url}\n` +
+        `${telemetryLine(telemetry)}\n`,
     );
 
     await sweepWorker.run();
     out.write('worker stopped\n');
   } finally {
+    await telemetry?.close();
+    await tracking?.close();
     await session.close();
   }
 }

@@ -288,8 +288,10 @@ describe('sweep run', { timeout: 500_000 }, () => {
   test('sweep predict - explains a missing server, a bad reference, unknown runs and images', {
     timeout: 60_000,
   }, async () => {
-    const saved = process.env.MLFLOW_TRACKING_URI;
+    // On a Temporal cluster there is no embedded MLflow to fall back on.
+    const saved = { uri: process.env.MLFLOW_TRACKING_URI, temporal: process.env.TEMPORAL_ADDRESS };
     delete process.env.MLFLOW_TRACKING_URI;
+    process.env.TEMPORAL_ADDRESS = 'temporal.lab:7233';
     try {
       await assert.rejects(predict({ model: 'best:x-00000000', images: ['a.jpg'], json: false }), {
         code: 'CONFIG_INVALID',
@@ -299,7 +301,9 @@ describe('sweep run', { timeout: 500_000 }, () => {
           'the sweep logged to.',
       });
     } finally {
-      if (saved !== undefined) process.env.MLFLOW_TRACKING_URI = saved;
+      if (saved.uri !== undefined) process.env.MLFLOW_TRACKING_URI = saved.uri;
+      if (saved.temporal === undefined) delete process.env.TEMPORAL_ADDRESS;
+      else process.env.TEMPORAL_ADDRESS = saved.temporal;
     }
 
     const common = { images: ['a.jpg'], json: false, trackingUri: server.url };
