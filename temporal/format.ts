@@ -162,6 +162,14 @@ export function changeLines(
   return lines;
 }
 
+/** How a failed or cancelled trial ended, on one line (a crash's log tail left out). */
+function endedHow(row: TrialStatusRow): string {
+  const reason = (row.error ?? 'unknown error').split('\n')[0];
+  return row.state === 'failed'
+    ? `failed after ${row.attempts} attempt(s): ${reason}`
+    : `cancelled (${reason})`;
+}
+
 /** The end-of-sweep summary with the next command to run. */
 export function renderSummary(view: SweepStatusView, uiLink: string): string {
   const best = bestTrial(view.trials);
@@ -260,6 +268,15 @@ export function renderReport(view: SweepStatusView, uiLink: string, top: number)
     `leaderboard (top ${Math.min(top, ranked.length)} of ${ranked.length} done, by best val acc)`,
     leaderboard,
   ];
+
+  // Trials without a result rank below every done one; say why each has none.
+  const unranked = view.trials.filter(
+    (row) => row.state === 'failed' || row.state === 'cancelled',
+  );
+  if (unranked.length > 0) {
+    lines.push('', `not ranked (${unranked.length} did not finish)`);
+    for (const row of unranked) lines.push(`  ${row.index} ${row.name}: ${endedHow(row)}`);
+  }
 
   const best = ranked[0];
   if (best !== undefined) {

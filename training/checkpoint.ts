@@ -137,7 +137,8 @@ export async function loadCheckpoint<State>(
   for (const entry of file.tensors) {
     // Copy into an aligned buffer: a Buffer's byteOffset need not be a multiple of 4.
     const values = new Float32Array(entry.length);
-    new Uint8Array(values.buffer).set(bytes.subarray(entry.offset, entry.offset + entry.length * 4));
+    const end = entry.offset + entry.length * 4;
+    new Uint8Array(values.buffer).set(bytes.subarray(entry.offset, end));
     const tensor: Tensor = tf.tensor(values, entry.shape, 'float32');
     (groups[entry.group] ??= []).push({ name: entry.name, tensor });
   }

@@ -3,7 +3,7 @@
  * user would start them, specs written to temp files and started through the client code the
  * CLI uses, and helpers to watch processes through /proc.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -36,19 +36,24 @@ export interface WorkerProcess {
 }
 
 /**
- * Starts `sweep worker --temporal-address <address> --slots 1` as its own process, with
- * `env` over the test's environment (state folder, log level, ...).
+ * Starts `sweep worker --temporal-address <address> --slots <slots>` (default 1 slot) as its
+ * own process, with `env` over the test's environment (state folder, log level, ...).
  */
 export function startWorker(
   address: string,
   env: NodeJS.ProcessEnv,
-  extraArgs: string[] = [],
+  options: { slots?: number; args?: string[] } = {},
 ): WorkerProcess {
-  const child = spawn(
-    process.execPath,
-    [SWEEP_BIN, 'worker', '--temporal-address', address, '--slots', '1', ...extraArgs],
-    { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const args = [
+    '--temporal-address', address,
+    '--slots', String(options.slots ?? 1),
+    ...optionalWorkerFlags(),
+    ...(options.args ?? []),
+  ];
+  const child = spawn(process.execPath, [SWEEP_BIN, 'worker', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 
   let text = '';
   const ready = new Promise<void>((resolve, reject) => {
@@ -77,6 +82,24 @@ export function startWorker(
       await exited;
     },
   };
+}
+
+let workerFlags: string[] | undefined;
+
+/**
+ * `--no-tracking --no-metrics` where `sweep worker` has them (MLflow and Prometheus are
+ * tested elsewhere; here they would only add servers), read once from its help.
+ */
+function optionalWorkerFlags(): string[] {
+  if (workerFlags !== undefined) return workerFlags;
+
+  const help = execFileSync(process.execPath, [SWEEP_BIN, 'worker', '--help'], {
+    encoding: 'utf8',
+  });
+  workerFlags = ['--no-tracking', '--no-metrics'].filter((flag) =>
+    help.includes(`(${flag}:`),
+  );
+  return workerFlags;
 }
 
 /** Writes a spec file and starts its sweep on `client`, as `sweep start --detach` would. */
@@ -130,7 +153,9 @@ export async function waitFor<T>(
   for (;;) {
     const value = await check();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
 }

@@ -67,7 +67,7 @@ describe('dev server killed mid-sweep', { timeout: 120_000 }, () => {
       SWEEP_STATE_DIR: join(dir, 'state'),
       SWEEP_LOG_LEVEL: 'error',
       SWEEP_NOOP_TRIAL_MS: '1500',
-    }, ['--trial-kind', 'noop']);
+    }, { args: ['--trial-kind', 'noop'] });
     await worker.ready;
 
     const before = await connect(server.address);
