@@ -20,7 +20,7 @@ export interface ModelShape {
   height: number;
   width: number;
   classCount: number;
-  /** Seed for weight initialisation and dropout masks. */
+  /** Seed for weight initialisation. */
   seed: number;
 }
 
@@ -33,14 +33,16 @@ export function hasAttentionAfter(placement: AttentionPlacement, block: number):
 }
 
 /**
- * Builds the model (not compiled: the trainer owns the optimizer and loss).
+ * Builds the model (not compiled: the trainer owns the optimizer and loss). Initial weights
+ * are reproducible from `shape.seed`; dropout masks are not.
  *
  * @throws ConfigError when the input is too small to survive three conv+pool blocks.
  */
 export function buildAttentionCnn(config: ModelConfig, shape: ModelShape): LayersModel {
   checkInputSize(shape);
 
-  // Keras gives every layer its own random stream; derive one seed per layer from the trial's.
+  // Weight initialisers get one seed per layer, derived from the trial's. Dropout gets none:
+  // tfjs draws the same mask on every call when a dropout layer has a seed.
   let layerSeed = shape.seed * 1000;
   const nextSeed = (): number => ++layerSeed;
 
@@ -66,7 +68,7 @@ export function buildAttentionCnn(config: ModelConfig, shape: ModelShape): Layer
     })
     .apply(flat) as SymbolicTensor;
   const dropped = tf.layers
-    .dropout({ rate: config.dropout.dense, seed: nextSeed(), name: 'dense_dropout' })
+    .dropout({ rate: config.dropout.dense, name: 'dense_dropout' })
     .apply(hidden) as SymbolicTensor;
   const output = tf.layers
     .dense({
@@ -101,7 +103,7 @@ function convBlock(
     .apply(conv) as SymbolicTensor;
 
   return tf.layers
-    .dropout({ rate: dropoutRate, seed: nextSeed(), name: `block${block}_dropout` })
+    .dropout({ rate: dropoutRate, name: `block${block}_dropout` })
     .apply(pooled) as SymbolicTensor;
 }
 
