@@ -3,7 +3,7 @@
  * user would start them, specs written to temp files and started through the client code the
  * CLI uses, and helpers to watch processes through /proc.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -37,17 +37,20 @@ export interface WorkerProcess {
 
 /**
  * Starts `sweep worker --temporal-address <address> --slots <slots>` (default 1 slot) as its
- * own process, with `env` over the test's environment (state folder, log level, ...).
+ * own process, with `env` over the test's environment (state folder, log level, ...). It
+ * records in MLflow only when `tracking` names a tracking URI.
  */
 export function startWorker(
   address: string,
   env: NodeJS.ProcessEnv,
-  options: { slots?: number; args?: string[] } = {},
+  options: { slots?: number; tracking?: string; args?: string[] } = {},
 ): WorkerProcess {
   const args = [
     '--temporal-address', address,
     '--slots', String(options.slots ?? 1),
-    ...optionalWorkerFlags(),
+    // Prometheus has its own tests, and MLflow unless asked for: here they only add servers.
+    ...(options.tracking === undefined ? ['--no-tracking'] : ['--tracking-uri', options.tracking]),
+    '--no-metrics',
     ...(options.args ?? []),
   ];
   const child = spawn(process.execPath, [SWEEP_BIN, 'worker', ...args], {
@@ -82,24 +85,6 @@ export function startWorker(
       await exited;
     },
   };
-}
-
-let workerFlags: string[] | undefined;
-
-/**
- * `--no-tracking --no-metrics` where `sweep worker` has them (MLflow and Prometheus are
- * tested elsewhere; here they would only add servers), read once from its help.
- */
-function optionalWorkerFlags(): string[] {
-  if (workerFlags !== undefined) return workerFlags;
-
-  const help = execFileSync(process.execPath, [SWEEP_BIN, 'worker', '--help'], {
-    encoding: 'utf8',
-  });
-  workerFlags = ['--no-tracking', '--no-metrics'].filter((flag) =>
-    help.includes(`(${flag}:`),
-  );
-  return workerFlags;
 }
 
 /** Writes a spec file and starts its sweep on `client`, as `sweep start --detach` would. */
