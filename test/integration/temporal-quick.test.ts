@@ -1,7 +1,7 @@
 /**
  * The real thing, small: `sweep start sweeps/quick.yaml` trains 4 trials of the attention CNN
  * on the flowers photos (64 px, 20 images per class and split, 3 epochs) through the embedded
- * Temporal server, each trial in its own process, then reports.
+ * Temporal and MLflow servers, each trial in its own process, then reports.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -28,8 +28,10 @@ describe('quick sweep with the real trainer', { timeout: 300_000 }, () => {
       SWEEP_STATE_DIR: join(dir, 'state'),
       SWEEP_TEMPORAL_PORT: String(await findFreePort()),
       SWEEP_TEMPORAL_UI_PORT: String(await findFreePort()),
+      SWEEP_MLFLOW_PORT: String(await findFreePort()),
       SWEEP_LOG_LEVEL: 'error',
     };
+    delete env.MLFLOW_TRACKING_URI;
   });
 
   after(async () => {
@@ -46,6 +48,9 @@ describe('quick sweep with the real trainer', { timeout: 300_000 }, () => {
     });
     assert.equal(run.code, 0, run.stdout + run.stderr);
     assert.match(run.stdout, /completed: 4 done, 0 running, 0 failed, 0 cancelled, 0 queued/);
+    const mlflowLink =
+      /^MLflow: (http:\/\/127\.0\.0\.1:\d+\/#\/experiments\/\d+\/runs\/[0-9a-f]{32})$/m;
+    assert.match(run.stdout, mlflowLink);
 
     const sweepId = /started sweep (quick-[0-9a-f]{8})/.exec(run.stdout)?.[1] ?? '';
     const status = await runCli(['status', sweepId, '--json'], { cwd: dir, env });
@@ -54,6 +59,10 @@ describe('quick sweep with the real trainer', { timeout: 300_000 }, () => {
     }).trials;
 
     assert.equal(trials.length, 4);
+    assert.equal(
+      (JSON.parse(status.stdout) as { mlflowLink: string }).mlflowLink,
+      mlflowLink.exec(run.stdout)?.[1],
+    );
     for (const trial of trials) {
       assert.ok(trial.epoch >= 1 && trial.epoch <= 3, `epochs run: ${trial.epoch}`);
       assert.ok(trial.bestValAccuracy > 0 && trial.bestValAccuracy <= 1);

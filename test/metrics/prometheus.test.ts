@@ -3,16 +3,13 @@
  * by scripts/setup.sh) scraping a real metrics server every second, plus promtool's checks.
  *
  * Temporal SDK metrics (temporal_*) exist only while a real worker polls a real server, so
- * their queries are only required to parse here.
+ * their queries are only required to parse here; test/integration/sweep-observability.test.ts
+ * runs them against a real worker during a real sweep.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 
 import { parse as parseYaml } from 'yaml';
 
@@ -24,44 +21,28 @@ import {
   type TrialOutcomeLabel,
   type WorkerMetrics,
 } from '../../metrics/worker-metrics.js';
-import { freePort, runCommand } from './helpers.js';
+import {
+  DEPLOY_FILES,
+  dashboardQueries,
+  freePort,
+  runCommand,
+  startPrometheus,
+  type QueryAnswer,
+  type TestPrometheus,
+} from './helpers.js';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const deploy = (...parts: string[]) => path.join(repo, 'deploy', ...parts);
-const DASHBOARD = deploy('grafana', 'dashboards', 'attention-sweep.json');
-const ALERTS = deploy('prometheus', 'alerts.yml');
-const PROMETHEUS_CONFIG = deploy('prometheus', 'prometheus.yml');
-
-/** What the dashboard's Grafana variables stand for in these queries. */
-const GRAFANA_VARIABLES: Record<string, string> = {
-  $__rate_interval: '1m',
-  $__range: '1h',
-  $sweep: '.*',
-  $worker: '.*',
-};
-
-interface QueryAnswer {
-  status: 'success' | 'error';
-  error?: string;
-  data?: { resultType: string; result: unknown[] };
-}
-
-interface DashboardQuery {
-  where: string;
-  promql: string;
-}
+const DASHBOARD = DEPLOY_FILES.dashboard;
+const ALERTS = DEPLOY_FILES.alerts;
+const PROMETHEUS_CONFIG = DEPLOY_FILES.prometheusConfig;
 
 let metrics: WorkerMetrics;
 let server: MetricsServer;
-let prometheus: ChildProcess | null = null;
-let prometheusLog = '';
-let prometheusUrl = '';
-let workDir = '';
+let prometheus: TestPrometheus | null = null;
 let kept: { dispose(): void } | null = null;
 
 async function query(promql: string): Promise<QueryAnswer> {
-  const url = `${prometheusUrl}/api/v1/query?query=${encodeURIComponent(promql)}`;
-  return (await (await fetch(url)).json()) as QueryAnswer;
+  if (prometheus === null) throw new Error('Prometheus is not running');
+  return await prometheus.query(promql);
 }
 
 async function scalar(promql: string): Promise<number> {
@@ -77,35 +58,14 @@ async function waitFor(what: string, check: () => Promise<boolean>, limitMs = 20
     if (await check().catch(() => false)) return;
     await sleep(200);
   }
-  assert.fail(`timed out after ${limitMs} ms waiting for ${what}\nprometheus:\n${prometheusLog}`);
+  const log = prometheus?.log() ?? '';
+  assert.fail(`timed out after ${limitMs} ms waiting for ${what}\nprometheus:\n${log}`);
 }
 
 /** Scrapes of the metrics server Prometheus has stored. */
 async function scrapesSoFar(): Promise<number> {
   const instance = `127.0.0.1:${server.port}`;
   return await scalar(`count_over_time(up{job="sweep-workers", instance="${instance}"}[5m])`);
-}
-
-function toPromQL(expression: string): string {
-  let promql = expression;
-  const names = Object.keys(GRAFANA_VARIABLES).sort((a, b) => b.length - a.length);
-  for (const name of names) promql = promql.replaceAll(name, GRAFANA_VARIABLES[name] as string);
-
-  const unknown = /\$\w+/.exec(promql);
-  assert.equal(unknown, null, `a Grafana variable the test does not know in: ${expression}`);
-  return promql;
-}
-
-async function dashboardQueries(): Promise<DashboardQuery[]> {
-  const dashboard = JSON.parse(await readFile(DASHBOARD, 'utf8')) as {
-    panels: { title: string; targets: { refId: string; expr: string }[] }[];
-  };
-  return dashboard.panels.flatMap((panel) =>
-    panel.targets.map((target) => ({
-      where: `panel "${panel.title}" query ${target.refId}`,
-      promql: toPromQL(target.expr),
-    })),
-  );
 }
 
 async function alertRules(): Promise<{ alert: string; expr: string }[]> {
@@ -153,17 +113,12 @@ describe('dashboard and alert rules on a real Prometheus', { timeout: 90_000 }, 
     // A tensor in this process, so the worker's own tensor gauges have a value.
     kept = tf.ones([64, 64]);
 
-    workDir = await mkdtemp(path.join(tmpdir(), 'sweep-prometheus-test-'));
-    const port = await freePort();
-    const deadPort = await freePort();
-    prometheusUrl = `http://127.0.0.1:${port}`;
-
     // The deploy config's job names and rules, with this test's targets, scraped every second.
     // The second target never answers, so up == 0 exists for the worker-down alert.
-    const config = {
-      global: { scrape_interval: '1s', evaluation_interval: '1s' },
-      rule_files: [ALERTS],
-      scrape_configs: [
+    const deadPort = await freePort();
+    prometheus = await startPrometheus({
+      ruleFiles: [ALERTS],
+      scrapeConfigs: [
         {
           job_name: 'sweep-workers',
           static_configs: [
@@ -171,32 +126,8 @@ describe('dashboard and alert rules on a real Prometheus', { timeout: 90_000 }, 
           ],
         },
       ],
-    };
-    const configFile = path.join(workDir, 'prometheus.yml');
-    await writeFile(configFile, JSON.stringify(config));
-
-    prometheus = spawn(
-      'prometheus',
-      [
-        `--config.file=${configFile}`,
-        `--storage.tsdb.path=${path.join(workDir, 'data')}`,
-        '--storage.tsdb.retention.time=1h',
-        '--storage.tsdb.retention.size=64MB',
-        `--web.listen-address=127.0.0.1:${port}`,
-        '--log.level=warn',
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    prometheus.stderr?.on('data', (chunk: Buffer) => {
-      prometheusLog = (prometheusLog + chunk.toString()).slice(-4000);
-    });
-    prometheus.on('error', (error) => {
-      prometheusLog += `\ncould not start prometheus: ${String(error)}; run npm run setup`;
     });
 
-    await waitFor('Prometheus to be ready', async () => {
-      return (await fetch(`${prometheusUrl}/-/ready`)).ok;
-    });
     await waitFor('two scrapes of the metrics server', async () => (await scrapesSoFar()) >= 2);
 
     recordTrouble(metrics);
@@ -208,16 +139,9 @@ describe('dashboard and alert rules on a real Prometheus', { timeout: 90_000 }, 
   }, { timeout: 60_000 });
 
   after(async () => {
-    if (prometheus !== null && prometheus.exitCode === null) {
-      const exited = new Promise((resolve) => prometheus?.once('exit', resolve));
-      prometheus.kill('SIGTERM');
-      const forced = setTimeout(() => prometheus?.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(forced);
-    }
+    await prometheus?.stop();
     await server?.close();
     kept?.dispose();
-    if (workDir !== '') await rm(workDir, { recursive: true, force: true });
   });
 
   test('every dashboard query is valid PromQL and has data for worker metrics', async () => {
@@ -268,7 +192,7 @@ describe('dashboard and alert rules on a real Prometheus', { timeout: 90_000 }, 
     type Alert = { labels: { alertname: string; sweep?: string }; state: string };
     let alerts: Alert[] = [];
     await waitFor('the rules to be evaluated', async () => {
-      const answer = (await (await fetch(`${prometheusUrl}/api/v1/alerts`)).json()) as {
+      const answer = (await (await fetch(`${prometheus?.url}/api/v1/alerts`)).json()) as {
         data: { alerts: Alert[] };
       };
       alerts = answer.data.alerts;
@@ -285,7 +209,7 @@ describe('dashboard and alert rules on a real Prometheus', { timeout: 90_000 }, 
       'SweepWorkerDown - pending',
     ]);
 
-    const rules = (await (await fetch(`${prometheusUrl}/api/v1/rules`)).json()) as {
+    const rules = (await (await fetch(`${prometheus?.url}/api/v1/rules`)).json()) as {
       data: { groups: { rules: { name: string; health: string; lastError?: string }[] }[] };
     };
     const unhealthy = rules.data.groups
