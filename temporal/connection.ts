@@ -2,6 +2,8 @@
  * Opening Temporal for a command: a client connected to the configured cluster, or to the
  * embedded dev server (started if needed, stopped when the last command leaves).
  */
+import { createConnection } from 'node:net';
+
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 
@@ -94,6 +96,11 @@ export async function openTemporal(settings: TemporalSettings): Promise<Temporal
 }
 
 async function connect(address: string, namespace: string): Promise<Connection> {
+  // gRPC retries a refused connection until its deadline and then only says it timed out;
+  // one plain TCP attempt first names the real cause at once.
+  const refused = await tcpProblem(address);
+  if (refused !== undefined) throw new TemporalUnavailableError(address, namespace, refused);
+
   let connection: Connection;
   try {
     connection = await Connection.connect({ address, connectTimeout: 5000 });
@@ -125,4 +132,34 @@ async function connect(address: string, namespace: string): Promise<Connection> 
     );
   }
   return connection;
+}
+
+/**
+ * Why a TCP connection to `host:port` fails at once (refused, unknown host, unreachable), or
+ * undefined when it opens or the attempt is merely slow (gRPC's own timeout handles that).
+ */
+async function tcpProblem(address: string): Promise<string | undefined> {
+  const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(address);
+  if (match === null) return undefined;
+  const host = match[1]!;
+  const port = Number(match[2]);
+
+  return new Promise((resolve) => {
+    const socket = createConnection({ host, port });
+    const done = (problem: string | undefined): void => {
+      socket.destroy();
+      resolve(problem);
+    };
+
+    socket.setTimeout(2000, () => done(undefined));
+    socket.once('connect', () => done(undefined));
+    socket.once('error', (error: NodeJS.ErrnoException) => done(tcpReason(error.code, host)));
+  });
+}
+
+function tcpReason(code: string | undefined, host: string): string | undefined {
+  if (code === 'ECONNREFUSED') return 'connection refused (nothing listens there)';
+  if (code === 'ENOTFOUND') return `unknown host ${host}`;
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return `host ${host} is unreachable`;
+  return undefined;
 }

@@ -8,8 +8,17 @@
  * `temporal-server.json` (pid and address of the running server), `temporal-clients/<pid>`
  * (commands using it), `temporal.lock` (held while one of those changes).
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join } from 'node:path';
 
 import { Connection } from '@temporalio/client';
 
@@ -143,22 +152,37 @@ function makeStateFolder(stateDir: string, sub: string): void {
     writeFileSync(probe, '');
     rmSync(probe, { force: true });
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const reason =
-      code === 'ENOTDIR' || code === 'EEXIST'
-        ? 'a part of that path is a file, not a folder'
-        : code === 'EROFS'
-          ? 'it is on a read-only file system'
-          : code === 'EACCES' || code === 'EPERM'
-            ? 'permission denied'
-            : (error as Error).message;
-
+    const reason = stateFolderProblem(stateDir, error as NodeJS.ErrnoException);
     throw new ConfigError(`cannot use the state folder ${stateDir}: ${reason}`, {
       hint:
         'Point SWEEP_STATE_DIR (or stateDir in sweep.config.yaml) at a folder this user can ' +
         'write, or pass --temporal-address to use a running cluster.',
       cause: error,
     });
+  }
+}
+
+function stateFolderProblem(stateDir: string, error: NodeJS.ErrnoException): string {
+  let code = error.code;
+  // A recursive mkdir on a read-only file system says ENOENT; the nearest folder that exists
+  // tells the real reason.
+  if (code === 'ENOENT') code = writeProblemOfNearestFolder(stateDir) ?? code;
+
+  if (code === 'ENOTDIR' || code === 'EEXIST') return 'a part of that path is a file, not a folder';
+  if (code === 'EROFS') return 'it is on a read-only file system';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  return error.message;
+}
+
+function writeProblemOfNearestFolder(path: string): string | undefined {
+  let folder = dirname(path);
+  while (!existsSync(folder) && dirname(folder) !== folder) folder = dirname(folder);
+
+  try {
+    accessSync(folder, constants.W_OK);
+    return undefined;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code;
   }
 }
 
