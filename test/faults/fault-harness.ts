@@ -3,7 +3,7 @@
  * user would start them, specs written to temp files and started through the client code the
  * CLI uses, and helpers to watch processes through /proc.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -38,19 +38,20 @@ export interface WorkerProcess {
 /**
  * Starts `sweep worker --temporal-address <address> --slots <slots>` (default 1 slot) as its
  * own process, with `env` over the test's environment (state folder, log level, ...). It
- * records in MLflow only when `tracking` names a tracking URI.
+ * records in MLflow only when `tracking` names a tracking URI, and serves Prometheus metrics
+ * (on free ports) only when `metrics` is true.
  */
 export function startWorker(
   address: string,
   env: NodeJS.ProcessEnv,
-  options: { slots?: number; tracking?: string; args?: string[] } = {},
+  options: { slots?: number; tracking?: string; metrics?: boolean; args?: string[] } = {},
 ): WorkerProcess {
   const args = [
     '--temporal-address', address,
     '--slots', String(options.slots ?? 1),
-    // Prometheus has its own tests, and MLflow unless asked for: here they only add servers.
+    // MLflow and Prometheus have their own tests; unless asked for, they only add servers.
     ...(options.tracking === undefined ? ['--no-tracking'] : ['--tracking-uri', options.tracking]),
-    '--no-metrics',
+    ...(options.metrics === true ? ['--metrics-port', '0'] : ['--no-metrics']),
     ...(options.args ?? []),
   ];
   const child = spawn(process.execPath, [SWEEP_BIN, 'worker', ...args], {
@@ -175,8 +176,38 @@ export function trialChildOf(workerPid: number): number | undefined {
   });
 }
 
-/** `state` and `ppid` from /proc/<pid>/stat, or undefined when the process is gone. */
-function readStat(pid: number): { state: string; ppid: number } | undefined {
+/** Pids of the processes in process group `pgid`, read from /proc. */
+export function processGroup(pgid: number): number[] {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .filter((pid) => readStat(pid)?.pgrp === pgid);
+}
+
+/**
+ * Local addresses (`ip:port`) of the TCP sockets that processes `pids` listen on, from
+ * `ss -Hltnp`; undefined when `ss` is not installed.
+ */
+export function listeningAddresses(pids: number[]): string[] | undefined {
+  let text: string;
+  try {
+    text = execFileSync('ss', ['-Hltnp'], { encoding: 'utf8' });
+  } catch {
+    return undefined;
+  }
+
+  const wanted = new Set(pids);
+  const addresses: string[] = [];
+  for (const line of text.split('\n')) {
+    const local = line.trim().split(/\s+/)[3];
+    const owners = [...line.matchAll(/pid=(\d+)/g)].map((match) => Number(match[1]));
+    if (local !== undefined && owners.some((pid) => wanted.has(pid))) addresses.push(local);
+  }
+  return addresses;
+}
+
+/** Fields of /proc/<pid>/stat, or undefined when the process is gone. */
+function readStat(pid: number): { state: string; ppid: number; pgrp: number } | undefined {
   let text: string;
   try {
     text = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -186,7 +217,7 @@ function readStat(pid: number): { state: string; ppid: number } | undefined {
 
   // The command name is in parentheses and may hold spaces; the fields after it are fixed.
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { state: fields[0] ?? '?', ppid: Number(fields[1]) };
+  return { state: fields[0] ?? '?', ppid: Number(fields[1]), pgrp: Number(fields[2]) };
 }
 
 /** The run folder of a trial under a state folder (as `activities/trial.ts` names it). */

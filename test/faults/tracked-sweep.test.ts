@@ -6,7 +6,8 @@
  *
  * The outage goes through a TCP proxy in front of MLflow that refuses connections for a
  * while, as a stopped server or a broken network would; restarting MLflow itself takes about
- * ten seconds on this machine, and the client sees the same thing.
+ * ten seconds on this machine, and the client sees the same thing. With the servers up, it
+ * also checks that each of them listens on loopback only.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -28,6 +29,8 @@ import { runCli } from '../integration/temporal-harness.js';
 import {
   NO_FLOWERS,
   isRunning,
+  listeningAddresses,
+  processGroup,
   readMetrics,
   runFolder,
   startWorker,
@@ -110,7 +113,7 @@ describe('tracked sweeps under faults', { timeout: 240_000, skip: NO_FLOWERS }, 
     worker = startWorker(
       temporal.address,
       { SWEEP_STATE_DIR: stateDir, SWEEP_LOG_LEVEL: 'error' },
-      { slots: 2, tracking: `http://127.0.0.1:${proxy.port}` },
+      { slots: 2, tracking: `http://127.0.0.1:${proxy.port}`, metrics: true },
     );
     await worker.ready;
   });
@@ -176,6 +179,26 @@ describe('tracked sweeps under faults', { timeout: 240_000, skip: NO_FLOWERS }, 
       assert.deepEqual(steps, Array.from({ length: epochs }, (_, i) => i + 1), key);
     }
   }
+
+  test('tracked servers - Temporal, MLflow and worker metrics listen on loopback only',
+    (t) => {
+      const servers = {
+        temporal: [temporal.pid],
+        mlflow: processGroup(mlflowServer.pid),
+        worker: [worker!.pid],
+      };
+
+      for (const [name, pids] of Object.entries(servers)) {
+        const addresses = listeningAddresses(pids);
+        if (addresses === undefined) {
+          t.skip('ss is not installed');
+          return;
+        }
+
+        assert.ok(addresses.length > 0, `${name} listens somewhere`);
+        for (const address of addresses) assert.match(address, /^127\.0\.0\.1:\d+$/, name);
+      }
+    });
 
   test('tracked cancel - running trials stop within a heartbeat, end KILLED, resume finishes',
     async () => {
