@@ -166,6 +166,7 @@ export const searchSchema = z.strictObject({
  * (SIGKILL, as the kernel's out-of-memory killer sends) and `exit` (exits 1 without a result).
  */
 export const CRASH_KINDS = ['abort', 'oom', 'exit'] as const;
+/** One of {@link CRASH_KINDS}. */
 export type CrashKind = (typeof CRASH_KINDS)[number];
 
 /**
@@ -179,6 +180,7 @@ export const trialTestKnobsSchema = z.strictObject({
   /** Milliseconds to block the training thread after every batch. */
   slowBatchMs: nonNegativeInt.optional(),
 });
+/** The parsed form of {@link trialTestKnobsSchema}. */
 export type TrialTestKnobs = z.infer<typeof trialTestKnobsSchema>;
 
 export const executionSchema = z.strictObject({
