@@ -2,6 +2,11 @@
  * The trial activity: runs one trial in a child process (or, on no-op workers, pretends to),
  * heartbeats its progress, and turns every way it can end into what Temporal needs: a small
  * summary, a retryable or non-retryable failure, or a confirmed cancellation.
+ *
+ * A trial of a tracked sweep records its MLflow child run from here, the activity's process
+ * (never from the trial's child process, which may crash): started before training, one
+ * point per epoch, finished with the run folder's files, or ended FAILED or KILLED. Every
+ * trial also feeds the worker's Prometheus metrics: started, epochs, outcome, slots.
  */
 import { availableParallelism, hostname } from 'node:os';
 import { join } from 'node:path';
@@ -124,7 +129,8 @@ async function runTrial(
   metrics?.setSlots(pool.size, pool.busy);
   log.info({ kind: options.kind ?? 'train', slot, resume: isRetry }, 'trial started');
 
-  let recorder: TrialRecorder | null = null;
+  // The MLflow recorder, once started, so a failure can end its run the matching way.
+  const recording: { recorder: TrialRecorder | null } = { recorder: null };
   let outcomeLabel: TrialOutcomeLabel = 'succeeded';
 
   try {
@@ -144,56 +150,53 @@ async function runTrial(
       context.heartbeat(progress);
     };
 
-    let outcome: TrialOutcome;
-    if (options.kind === 'noop') {
-      outcome = await runNoopTrial(
-        input,
-        { attempt, runDir, signal: context.cancellationSignal },
-        options.noop ?? {},
-        (epoch, valAccuracy) => {
-          recordProgress(epoch, valAccuracy);
-          metrics?.epochFinished(input.sweepId, {
-            epochSeconds: Number.NaN,
-            imagesPerSecond: Number.NaN,
-            valAccuracy,
-            slot,
-          });
-        },
-      );
-    } else {
-      recorder = await startRecorder(input, options, { attempt, slot, log });
-      const summary = await runTrainingProcess(input, options, {
-        runDir,
-        resume: isRetry,
+    const onEpoch = (report: EpochReport): void => {
+      progress.checkpointDir = report.checkpointDir;
+      recordProgress(report.epoch, report.logs.val_accuracy);
+
+      // Queued in the background: MLflow being slow or down never holds training up.
+      void recording.recorder?.epoch(report);
+      metrics?.epochFinished(input.sweepId, {
+        epochSeconds: report.logs.epoch_seconds,
+        imagesPerSecond: report.logs.images_per_second,
+        valAccuracy: report.logs.val_accuracy,
         slot,
-        signal: context.cancellationSignal,
-        onEpoch: (report) => {
-          progress.checkpointDir = report.checkpointDir;
-          recordProgress(report.epoch, report.logs.val_accuracy);
-
-          // Queued in the background: MLflow being slow or down never holds training up.
-          void recorder?.epoch(report);
-          metrics?.epochFinished(input.sweepId, {
-            epochSeconds: report.logs.epoch_seconds,
-            imagesPerSecond: report.logs.images_per_second,
-            valAccuracy: report.logs.val_accuracy,
-            slot,
-            ...(report.memory === undefined ? {} : { tensorMemory: report.memory }),
-          });
-        },
+        ...(report.memory === undefined ? {} : { tensorMemory: report.memory }),
       });
+    };
 
-      // Still heartbeating: uploading the model and the figures can take a while.
-      await recorder?.finish({ ...summary, runDir });
-      outcome = toOutcome(summary, attempt, runDir);
-    }
+    // No-op trials train nothing: their epoch has an accuracy but no timings.
+    const onNoopEpoch = (epoch: number, valAccuracy: number): void => {
+      recordProgress(epoch, valAccuracy);
+      const noTimings = { epochSeconds: Number.NaN, imagesPerSecond: Number.NaN };
+      metrics?.epochFinished(input.sweepId, { ...noTimings, valAccuracy, slot });
+    };
+
+    const outcome =
+      options.kind === 'noop'
+        ? await runNoopTrial(
+            input,
+            { attempt, runDir, signal: context.cancellationSignal },
+            options.noop ?? {},
+            onNoopEpoch,
+          )
+        : await trainAndRecord(input, options, {
+            attempt,
+            runDir,
+            resume: isRetry,
+            slot,
+            signal: context.cancellationSignal,
+            log,
+            recording,
+            onEpoch,
+          });
 
     log.info({ durationMs: Date.now() - startedAtMs, epoch: outcome.epochsRun }, 'trial done');
     return outcome;
   } catch (error) {
     const failure = toActivityError(error, { context, attempt, progress, log });
     outcomeLabel = trialOutcomeOf(failure);
-    await endRecorder(recorder, outcomeLabel, error, input.priorAttempts + attempt);
+    await endRecorder(recording.recorder, outcomeLabel, error, input.priorAttempts + attempt);
     throw failure;
   } finally {
     clearInterval(heartbeatTimer);
@@ -207,10 +210,38 @@ async function runTrial(
 }
 
 /**
+ * Trains the trial in its process, recording it in MLflow when its sweep is tracked: the
+ * child run is started before training (`recording.recorder`), gets every epoch, and is
+ * finished, files and all, before the activity returns (still heartbeating meanwhile).
+ */
+async function trainAndRecord(
+  input: TrialActivityInput,
+  options: TrialActivityOptions & { threadsPerTrial: number },
+  run: {
+    attempt: number;
+    runDir: string;
+    resume: boolean;
+    slot: number;
+    signal: AbortSignal;
+    log: typeof logger;
+    recording: { recorder: TrialRecorder | null };
+    onEpoch: (report: EpochReport) => void;
+  },
+): Promise<TrialOutcome> {
+  const recorder = await startRecorder(input, options, run);
+  run.recording.recorder = recorder;
+
+  const summary = await runTrainingProcess(input, options, run);
+  await recorder?.finish({ ...summary, runDir: run.runDir });
+  return toOutcome(summary, run.attempt, run.runDir);
+}
+
+/**
  * The trial's MLflow recorder, or null when its sweep is not tracked. The attempt recorded is
  * the trial's overall attempt (earlier runs of the trial, before a resume, included).
  *
- * @throws ConfigError (retryable) when the sweep is tracked and this worker has no MLflow.
+ * @throws TrackingNotConfiguredError (retryable) when the sweep is tracked and this worker
+ *   has no MLflow client.
  * @throws TrackingError when MLflow cannot be reached (retryable) or refuses the run.
  */
 async function startRecorder(
