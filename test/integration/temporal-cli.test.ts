@@ -8,13 +8,19 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 
 import { findFreePort, isPortFree } from '../../temporal/dev-server.js';
 import { launchCli, runCli } from './temporal-harness.js';
 
+// No-op trials never read the dataset, but `sweep start` checks it before starting anything.
+const FLOWERS = fileURLToPath(new URL('../../../shared/datasets/flowers', import.meta.url));
+
 const SPEC = `name: tiny
 dataset:
-  root: /nonexistent/flowers
+  root: ${FLOWERS}
+  imageSize: 32
+  maxPerClass: 2
 training:
   epochs: 1
 grid:
