@@ -218,7 +218,8 @@ async function checkExecutable(mlflowBin: string): Promise<void> {
       hint:
         'Set SWEEP_MLFLOW_BIN to an mlflow 3.x executable, or install one with: ' +
         'python3 -m venv "$SWEEP_CACHE_DIR/mlflow-venv" && ' +
-        '"$SWEEP_CACHE_DIR/mlflow-venv/bin/pip" install mlflow==3.17.2',
+        '"$SWEEP_CACHE_DIR/mlflow-venv/bin/pip" install mlflow==3.17.2 (npm run setup does), ' +
+        'or run sweeps with --no-tracking',
       cause: error,
     });
   }

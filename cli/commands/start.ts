@@ -17,6 +17,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Argv, CommandModule } from 'yargs';
 
 import { preflightDataset } from '../../data/preflight.js';
+import { ConfigError } from '../../lib/errors.js';
 import { loadSpec } from '../../spec/load.js';
 import { planTrials } from '../../spec/plan.js';
 import { resolveTemporalSettings, type TemporalFlags } from '../../temporal/config.js';
@@ -259,6 +260,11 @@ export async function openServices(
 
   if (session.status === 'fulfilled') await session.value.close();
   if (tracking.status === 'fulfilled') await tracking.value?.close();
+
+  // A setting to fix (no MLflow for a cluster) says more than a server that is down.
+  if (tracking.status === 'rejected' && tracking.reason instanceof ConfigError) {
+    throw tracking.reason;
+  }
   throw session.status === 'rejected' ? session.reason : (tracking as PromiseRejectedResult).reason;
 }
 
