@@ -117,7 +117,13 @@ describe('sweep CLI with the embedded server', { timeout: 240_000 }, () => {
     const first = launch(['start', 'slow.yaml', '--trial-kind', 'noop'], slow);
     let output = '';
     first.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    while (!/ running\n/.test(output)) await new Promise((resolve) => setTimeout(resolve, 100));
+    first.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    // Bounded: a start that fails early must fail the test, not hang it.
+    const deadline = Date.now() + 60_000;
+    while (!/ running\n/.test(output)) {
+      assert.ok(first.exitCode === null && Date.now() < deadline, `no trial ran:\n${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     first.kill('SIGKILL');
     await new Promise((resolve) => first.on('close', resolve));
 
