@@ -68,7 +68,8 @@ export interface TrialActivityOptions {
 
 /**
  * The run folder of a trial. Ids are made file-name safe (anything but letters, digits, `.`,
- * `_` and `-` becomes `_`).
+ * `_` and `-` becomes `_`, and an id of exactly `.` or `..` becomes underscores), so a run
+ * folder never leaves `<stateDir>/runs`.
  */
 export function trialRunDir(stateDir: string, sweepId: string, trialId: string): string {
   return join(stateDir, 'runs', safeName(sweepId), safeName(trialId));
@@ -425,7 +426,9 @@ function finiteOrNull(value: number): number | null {
 }
 
 function safeName(id: string): string {
-  return id.replace(/[^A-Za-z0-9._-]/g, '_');
+  const safe = id.replace(/[^A-Za-z0-9._-]/g, '_');
+  // `.` and `..` are safe characters but name this folder and its parent.
+  return safe === '.' || safe === '..' ? safe.replace(/\./g, '_') : safe;
 }
 
 /**

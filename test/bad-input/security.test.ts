@@ -45,9 +45,10 @@ describe('names that could escape a folder', () => {
     }
   });
 
-  // activities/trial.ts (safeName) keeps `.` and `..` as they are, so a sweep or trial id of
-  // exactly `..` names the parent folder. Planned ids never are (`<name>-<hash>`), but a
-  // workflow started by hand could send one.
-  test.todo('security - ids that are exactly . or .. get a folder of their own (needs ' +
-    'safeName in activities/trial.ts to replace them)');
+  test('security - ids that are exactly . or .. get a folder of their own', () => {
+    const stateDir = '/srv/sweep-state';
+
+    assert.equal(trialRunDir(stateDir, '..', '..'), '/srv/sweep-state/runs/__/__');
+    assert.equal(trialRunDir(stateDir, '.', 'trial'), '/srv/sweep-state/runs/_/trial');
+  });
 });
