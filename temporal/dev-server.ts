@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 
 import { logger } from '../lib/logger.js';
+import { isAlive } from '../lib/state-folder.js';
 import { DevServerError } from './errors.js';
 
 /** Default gRPC port of the embedded server (Temporal's own default). */
@@ -190,17 +191,6 @@ export async function stopServerPid(pid: number, graceMs = 10_000): Promise<void
   while (isAlive(pid) && Date.now() < deadline) await sleep(100);
   if (isAlive(pid)) signal(pid, 'SIGKILL');
   while (isAlive(pid)) await sleep(50);
-}
-
-/** Whether a process with this pid exists (and is not a zombie we can see). */
-export function isAlive(pid: number): boolean {
-  if (pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function choosePort(ip: string, port: number, what: string): Promise<number> {

@@ -13,7 +13,6 @@ import {
   constants,
   existsSync,
   mkdirSync,
-  readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
@@ -24,8 +23,9 @@ import { Connection } from '@temporalio/client';
 
 import { ConfigError } from '../lib/errors.js';
 import { logger } from '../lib/logger.js';
+import { isAlive, liveClients, lockStateFolder } from '../lib/state-folder.js';
 import { DevServerError } from './errors.js';
-import { isAlive, startDevServer, stopServerPid } from './dev-server.js';
+import { startDevServer, stopServerPid } from './dev-server.js';
 
 /** Options of {@link acquireEmbeddedServer}. */
 export interface EmbeddedServerOptions {
@@ -70,7 +70,7 @@ export async function acquireEmbeddedServer(
   const paths = statePaths(options.stateDir);
   makeStateFolder(options.stateDir, paths.clients);
 
-  const unlock = await lock(paths.lock, options.timeoutMs ?? 60_000);
+  const unlock = await lockStateFolder(paths.lock, options.timeoutMs ?? 60_000, 'Temporal');
   let record: ServerRecord;
   let started = false;
 
@@ -121,7 +121,7 @@ async function releaseServer(
   record: ServerRecord,
   timeoutMs: number,
 ): Promise<void> {
-  const unlock = await lock(paths.lock, timeoutMs);
+  const unlock = await lockStateFolder(paths.lock, timeoutMs, 'Temporal');
 
   try {
     rmSync(join(paths.clients, String(process.pid)), { force: true });
@@ -203,21 +203,6 @@ function readRecord(file: string): ServerRecord | null {
   }
 }
 
-/** Pids of commands still registered and alive; dead ones are removed. */
-function liveClients(dir: string): number[] {
-  const live: number[] = [];
-
-  for (const name of readdirSync(dir)) {
-    const pid = Number(name);
-    if (Number.isInteger(pid) && isAlive(pid) && pid !== process.pid) {
-      live.push(pid);
-    } else {
-      rmSync(join(dir, name), { force: true });
-    }
-  }
-  return live;
-}
-
 async function answers(address: string): Promise<boolean> {
   try {
     const connection = await Connection.connect({ address, connectTimeout: 2000 });
@@ -225,44 +210,5 @@ async function answers(address: string): Promise<boolean> {
     return true;
   } catch {
     return false;
-  }
-}
-
-/**
- * A lock folder (mkdir is atomic) holding the owner's pid; a lock whose owner died is taken
- * over.
- */
-async function lock(dir: string, timeoutMs: number): Promise<() => void> {
-  const deadline = Date.now() + timeoutMs;
-
-  for (;;) {
-    try {
-      mkdirSync(dir);
-      writeFileSync(join(dir, 'pid'), String(process.pid));
-      return () => rmSync(dir, { recursive: true, force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-
-    const owner = Number(readOr(join(dir, 'pid'), ''));
-    if (Number.isInteger(owner) && owner > 0 && !isAlive(owner)) {
-      rmSync(dir, { recursive: true, force: true });
-      continue;
-    }
-
-    if (Date.now() > deadline) {
-      throw new DevServerError(`the state folder lock ${dir} is held by process ${owner}`, {
-        hint: `If no sweep command is running, remove ${dir} and try again.`,
-      });
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-function readOr(file: string, fallback: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return fallback;
   }
 }

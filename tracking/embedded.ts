@@ -10,11 +10,11 @@
  * running server), `mlflow-clients/<pid>` (commands using it), `mlflow.lock` (held while one
  * of those changes).
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { SweepError } from '../lib/errors.js';
 import { logger } from '../lib/logger.js';
+import { isAlive, liveClients, lockStateFolder } from '../lib/state-folder.js';
 import { isMlflowHealthy, startMlflowServer, stopMlflowServerPid } from './server.js';
 
 /** Options of {@link acquireEmbeddedMlflow}. */
@@ -54,7 +54,7 @@ interface ServerRecord {
  *
  * @throws ConfigError when the `mlflow` executable is missing or the port is in use.
  * @throws MlflowServerError when the server does not start.
- * @throws SweepError `MLFLOW_STATE_LOCKED` when the state folder stays locked past
+ * @throws SweepError `STATE_LOCKED` when the state folder stays locked past
  *   `timeoutMs`.
  */
 export async function acquireEmbeddedMlflow(
@@ -64,7 +64,7 @@ export async function acquireEmbeddedMlflow(
   const timeoutMs = options.timeoutMs ?? 150_000;
   mkdirSync(paths.clients, { recursive: true });
 
-  const unlock = await lock(paths.lock, timeoutMs);
+  const unlock = await lockStateFolder(paths.lock, timeoutMs, 'MLflow');
   let record: ServerRecord;
   let started = false;
 
@@ -118,7 +118,7 @@ async function releaseServer(
   record: ServerRecord,
   timeoutMs: number,
 ): Promise<void> {
-  const unlock = await lock(paths.lock, timeoutMs);
+  const unlock = await lockStateFolder(paths.lock, timeoutMs, 'MLflow');
 
   try {
     rmSync(join(paths.clients, String(process.pid)), { force: true });
@@ -150,70 +150,5 @@ function readRecord(file: string): ServerRecord | null {
     return typeof record.pid === 'number' && typeof record.url === 'string' ? record : null;
   } catch {
     return null;
-  }
-}
-
-/** Pids of commands still registered and alive; dead ones are removed. */
-function liveClients(dir: string): number[] {
-  const live: number[] = [];
-
-  for (const name of readdirSync(dir)) {
-    const pid = Number(name);
-    if (Number.isInteger(pid) && pid !== process.pid && isAlive(pid)) {
-      live.push(pid);
-    } else {
-      rmSync(join(dir, name), { force: true });
-    }
-  }
-  return live;
-}
-
-/**
- * A lock folder (mkdir is atomic) holding the owner's pid; a lock whose owner died is taken
- * over.
- */
-async function lock(dir: string, timeoutMs: number): Promise<() => void> {
-  const deadline = Date.now() + timeoutMs;
-
-  for (;;) {
-    try {
-      mkdirSync(dir);
-      writeFileSync(join(dir, 'pid'), String(process.pid));
-      return () => rmSync(dir, { recursive: true, force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-
-    const owner = Number(readOr(join(dir, 'pid'), ''));
-    if (Number.isInteger(owner) && owner > 0 && !isAlive(owner)) {
-      rmSync(dir, { recursive: true, force: true });
-      continue;
-    }
-
-    if (Date.now() > deadline) {
-      throw new SweepError(`the state folder lock ${dir} is held by process ${owner}`, {
-        code: 'MLFLOW_STATE_LOCKED',
-        retryable: true,
-        hint: `If no sweep command is running, remove ${dir} and try again.`,
-      });
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function readOr(file: string, fallback: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return fallback;
   }
 }
