@@ -173,7 +173,11 @@ function endedHow(row: TrialStatusRow): string {
 /** The end-of-sweep summary with the next command to run. */
 export function renderSummary(view: SweepStatusView, uiLink: string): string {
   const best = bestTrial(view.trials);
-  const lines = [`sweep ${view.sweepId} ${view.status.toLowerCase()}: ${countsLine(view)}`];
+  // The workflow completes also when trials were cancelled or failed; say what the user sees.
+  const unfinished = view.trials.some((row) => row.state === 'cancelled' || row.state === 'failed');
+  const ended =
+    view.status === 'COMPLETED' && unfinished ? 'ended' : view.status.toLowerCase();
+  const lines = [`sweep ${view.sweepId} ${ended}: ${countsLine(view)}`];
 
   if (best !== undefined) {
     lines.push(

@@ -68,9 +68,23 @@ export async function withWorker<T>(
   work: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
   const stop = new AbortController();
-  const onSignal = (): void => stop.abort(new Error('interrupted'));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const onSignal = (): void => {
+    if (!stop.signal.aborted) {
+      stop.abort(new Error('interrupted'));
+      process.stderr.write('stopping: trials stop at their next batch (signal again to quit now)\n');
+      return;
+    }
+
+    // A second signal quits at once. Trial processes exit with their worker; embedded servers
+    // left running are taken over, and stopped, by the next sweep command in this folder.
+    process.stderr.write(
+      `quit before cleaning up: embedded servers may still run; the next sweep command in ` +
+        `this folder takes them over (state folder ${session.stateDir})\n`,
+    );
+    process.exit(130);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 
   try {
     const worker = await workerFor(session, options);

@@ -141,11 +141,12 @@ export async function trainModel(input: TrainTrialInput): Promise<TrainingResult
   const started = performance.now();
   const { config, runDir } = input;
   checkMonitors(config.callbacks, AVAILABLE_METRICS);
-  await mkdir(runDir, { recursive: true });
   // TensorFlow's fused gradient kernels roughly halve a training step (fast-gradients.ts).
   useFastGradients();
 
+  // The run folder is made once the data loads, so bad data leaves no empty folder behind.
   const dataset = input.dataset ?? (await loadDataset(config.dataset));
+  await mkdir(runDir, { recursive: true });
   const model = buildAttentionCnn(config.model, {
     height: dataset.train.height,
     width: dataset.train.width,

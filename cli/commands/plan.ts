@@ -2,6 +2,8 @@
  * `sweep plan <spec>`: checks a sweep spec and lists the trials it would run, without
  * running anything. The quickest way to check a spec after editing it.
  */
+import { existsSync } from 'node:fs';
+
 import type { Argv, CommandModule } from 'yargs';
 
 import { loadSpec, type LoadedSpec } from '../../spec/load.js';
@@ -65,7 +67,8 @@ export function countLine(sweep: SweepPlan, seed: number): string {
 export function renderPlan(sweep: SweepPlan, file: string, loaded: LoadedSpec): string {
   const header = [
     `sweep ${sweep.sweepId} (${file})`,
-    `dataset ${loaded.datasetRoot}`,
+    // Planning reads no images; a missing folder is worth saying before `sweep start` refuses.
+    `dataset ${loaded.datasetRoot}${existsSync(loaded.datasetRoot) ? '' : ' (does not exist)'}`,
     `axes: ${sweep.axes.length === 0 ? 'none' : sweep.axes.join(', ')}`,
     countLine(sweep, loaded.spec.search.seed),
     '',

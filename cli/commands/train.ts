@@ -47,6 +47,13 @@ export const trainCommand: CommandModule<object, TrainOptions> = {
       .example('$0 train sweeps/dropout.yaml --trial 4', 'train the fifth trial of a grid')
       .example('$0 train sweeps/quick.yaml --run-dir runs/x --resume', 'continue a stopped run')
       .check((argv) => {
+        for (const flag of ['trial', 'epochs', 'max-per-class'] as const) {
+          const value = argv[flag];
+          const least = flag === 'trial' ? 0 : 1;
+          if (value !== undefined && (!Number.isInteger(value) || value < least)) {
+            throw new Error(`--${flag} must be a whole number of at least ${least}, got ${value}`);
+          }
+        }
         if (argv.resume && argv['run-dir'] === undefined) {
           throw new Error('--resume needs --run-dir: the folder whose checkpoint to continue');
         }
@@ -64,7 +71,7 @@ export async function train(options: TrainOptions): Promise<TrialSummary> {
   const trial = plan.trials[options.trial];
   if (trial === undefined) {
     throw new ExitError(
-      `--trial ${options.trial} is out of range: ${options.spec} plans ${plan.trials.length} ` +
+      `error: --trial ${options.trial} is out of range: ${options.spec} plans ${plan.trials.length} ` +
         `trial(s), indices 0 to ${plan.trials.length - 1} (see: sweep plan ${options.spec})`,
       EXIT.usage,
     );

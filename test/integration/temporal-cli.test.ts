@@ -76,7 +76,7 @@ describe('sweep CLI with the embedded server', { timeout: 240_000 }, () => {
     assert.ok(sweepId !== null, run.stdout + run.stderr);
     assert.equal(run.code, 1);
     assert.match(run.stdout, /UI: http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\//);
-    assert.match(run.stdout, /sweep tiny-\w+ completed: 3 done, 0 running, 1 failed, 0 cancelled/);
+    assert.match(run.stdout, /sweep tiny-\w+ ended: 3 done, 0 running, 1 failed, 0 cancelled/);
     assert.match(run.stdout, /re-run the failed and cancelled trials: sweep resume tiny-/);
     assert.match(run.stderr, /1 trial\(s\) did not finish; re-run them with: sweep resume tiny-/);
     assert.ok(await serverStopped(), 'the embedded server was stopped');

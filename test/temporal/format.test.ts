@@ -109,7 +109,7 @@ describe('sweep views', () => {
     assert.equal(
       renderSummary(view(trials, 'COMPLETED'), 'http://ui/s'),
       [
-        'sweep s completed: 2 done, 0 running, 1 failed, 0 cancelled, 0 queued',
+        'sweep s ended: 2 done, 0 running, 1 failed, 0 cancelled, 0 queued',
         'best: trial 1 attention=all, 75.0% val acc, 70.0% test acc',
         'report: sweep report s',
         're-run the failed and cancelled trials: sweep resume s',
