@@ -12,14 +12,16 @@ export function buildCli(argv: string[]) {
     .option('log-level', {
       type: 'string',
       choices: ['trace', 'debug', 'info', 'warn', 'error', 'silent'],
-      describe: 'structured log level on stderr (default: $SWEEP_LOG_LEVEL, else warn; ' +
+      describe:
+        'structured log level on stderr (default: $SWEEP_LOG_LEVEL, else warn; ' +
         'info for `sweep worker`)',
       global: true,
     })
     .middleware((argv) => {
       // Human-facing commands keep stderr quiet unless asked; workers log at info.
       const fallback = argv._[0] === 'worker' ? 'info' : 'warn';
-      logger.level = (argv.logLevel as string | undefined) ?? process.env.SWEEP_LOG_LEVEL ?? fallback;
+      logger.level =
+        (argv.logLevel as string | undefined) ?? process.env.SWEEP_LOG_LEVEL ?? fallback;
     })
     .command(commands)
     .demandCommand(1, 'Name a command; `sweep --help` lists them.')

@@ -108,7 +108,11 @@ function convBlock(
 }
 
 /** A 1x1 conv with one sigmoid channel, broadcast-multiplied onto every feature channel. */
-function attention(features: SymbolicTensor, block: number, nextSeed: () => number): SymbolicTensor {
+function attention(
+  features: SymbolicTensor,
+  block: number,
+  nextSeed: () => number,
+): SymbolicTensor {
   const map = tf.layers
     .conv2d({
       filters: 1,
@@ -171,7 +175,9 @@ export function formatSummary(model: LayersModel): string {
     Math.max(title.length, ...cells.map((cell) => cell[column]!.length)),
   );
   const line = (cell: string[]): string =>
-    `${cell[0]!.padEnd(widths[0]!)}  ${cell[1]!.padEnd(widths[1]!)}  ${cell[2]!.padStart(widths[2]!)}`;
+    [cell[0]!.padEnd(widths[0]!), cell[1]!.padEnd(widths[1]!), cell[2]!.padStart(widths[2]!)].join(
+      '  ',
+    );
   const rule = '-'.repeat(widths.reduce((sum, width) => sum + width, 4));
 
   const total = model.countParams();

@@ -71,7 +71,9 @@ export async function withWorker<T>(
   const onSignal = (): void => {
     if (!stop.signal.aborted) {
       stop.abort(new Error('interrupted'));
-      process.stderr.write('stopping: trials stop at their next batch (signal again to quit now)\n');
+      process.stderr.write(
+        'stopping: trials stop at their next batch (signal again to quit now)\n',
+      );
       return;
     }
 

@@ -23,7 +23,6 @@ import {
   type TrainTrialInput,
 } from './trainer.js';
 
-
 /** The small summary a trial returns (and a Temporal activity passes on). */
 export interface TrialSummary {
   epochsRun: number;
@@ -90,7 +89,10 @@ async function writeRunFolder(
 ): Promise<void> {
   await model.save(`file://${join(runDir, RUN_FILES.model)}`);
   await writeFile(join(runDir, RUN_FILES.summary), formatSummary(model));
-  await writeFile(join(runDir, RUN_FILES.history), JSON.stringify(historyColumns(history), null, 2));
+  await writeFile(
+    join(runDir, RUN_FILES.history),
+    JSON.stringify(historyColumns(history), null, 2),
+  );
   await writeFile(
     join(runDir, RUN_FILES.metrics),
     JSON.stringify({ ...summary, classNames: dataset.classNames }, null, 2),

@@ -71,7 +71,8 @@ export async function train(options: TrainOptions): Promise<TrialSummary> {
   const trial = plan.trials[options.trial];
   if (trial === undefined) {
     throw new ExitError(
-      `error: --trial ${options.trial} is out of range: ${options.spec} plans ${plan.trials.length} ` +
+      `error: --trial ${options.trial} is out of range: ${options.spec} plans ` +
+        `${plan.trials.length} ` +
         `trial(s), indices 0 to ${plan.trials.length - 1} (see: sweep plan ${options.spec})`,
       EXIT.usage,
     );

@@ -22,6 +22,9 @@ test('tf - refuses an unknown binding package instead of falling back to pure JS
   assert.notEqual(child.status, 0);
   assert.match(
     child.stderr,
-    /SWEEP_TFJS_PACKAGE must be @tensorflow\/tfjs-node or @tensorflow\/tfjs-node-gpu, got @tensorflow\/tfjs/,
+    new RegExp(
+      'SWEEP_TFJS_PACKAGE must be @tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu, ' +
+        'got @tensorflow/tfjs\n',
+    ),
   );
 });

@@ -52,7 +52,10 @@ describe('loadSpec', () => {
   test('loadSpec - the hash ignores description and execution, so a sweep can be re-scaled', () => {
     const base = ['name: test', 'dataset: {root: data}'];
     const a = parseSpec(base.join('\n'), FILE);
-    const b = parseSpec([...base, 'description: more', 'execution: {concurrency: 8}'].join('\n'), FILE);
+    const b = parseSpec(
+      [...base, 'description: more', 'execution: {concurrency: 8}'].join('\n'),
+      FILE,
+    );
 
     assert.equal(a.hash, b.hash);
   });

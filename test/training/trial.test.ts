@@ -69,11 +69,15 @@ describe('trial', () => {
     assert.equal(curves.format, 'png');
   });
 
-  test('trial - a resumed trial continues after its checkpoint instead of starting over', async (t) => {
+  test('trial - a resumed trial continues after its checkpoint, not from scratch', async (t) => {
     const runDir = await tempRunDir();
     t.after(() => rm(runDir, { recursive: true, force: true }));
 
-    await trainTrial({ config: smallConfig({ training: { epochs: 1, batchSize: 16 } }), runDir, dataset });
+    await trainTrial({
+      config: smallConfig({ training: { epochs: 1, batchSize: 16 } }),
+      runDir,
+      dataset,
+    });
     const epochs: number[] = [];
     const summary = await trainTrial({
       config: smallConfig({ training: { epochs: 3, batchSize: 16 } }),
