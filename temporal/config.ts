@@ -17,17 +17,14 @@
  * from that directory. Without a UI link base, a cluster's UI is assumed at its host on the
  * gRPC port + 1000 (the dev server's convention: 7233 -> 8233).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 
-import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
-
+import { CONFIG_FILE_NAME, readConfigFile } from '../lib/config-file.js';
 import { ConfigError } from '../lib/errors.js';
 import { DEFAULT_DEV_SERVER_PORT } from './dev-server.js';
 
-/** Name of the optional config file, looked up in the current directory. */
-export const CONFIG_FILE_NAME = 'sweep.config.yaml';
+export { CONFIG_FILE_NAME };
 
 /** Flags every Temporal-facing command accepts. */
 export interface TemporalFlags {
@@ -50,20 +47,6 @@ export interface TemporalSettings {
   /** The config file read, or null. */
   configFile: string | null;
 }
-
-const port = z.number().int('must be a whole number').min(1, 'must be 1-65535').max(65535);
-
-const configFileSchema = z.looseObject({
-  stateDir: z.string().min(1).optional(),
-  temporal: z
-    .strictObject({
-      address: z.string().min(1).optional(),
-      namespace: z.string().min(1).optional(),
-      uiUrl: z.string().min(1).optional(),
-    })
-    .optional(),
-  embedded: z.strictObject({ port: port.optional(), uiPort: port.optional() }).optional(),
-});
 
 /**
  * Resolves the Temporal settings from flags, environment and config file.
@@ -129,30 +112,6 @@ export function uiBaseUrl(settings: TemporalSettings, embeddedUiUrl: string | nu
 export function sweepUiLink(uiBase: string, namespace: string, sweepId: string): string {
   return `${uiBase}/namespaces/${encodeURIComponent(namespace)}/workflows/` +
     encodeURIComponent(sweepId);
-}
-
-function readConfigFile(file: string): z.infer<typeof configFileSchema> {
-  let data: unknown;
-  try {
-    data = parseYaml(readFileSync(file, 'utf8')) ?? {};
-  } catch (error) {
-    throw new ConfigError(`${file} is not valid YAML: ${(error as Error).message}`, {
-      hint: `Fix the file or remove it; see the table in temporal/config.ts.`,
-      cause: error,
-    });
-  }
-
-  const parsed = configFileSchema.safeParse(data);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => {
-      const key = issue.path.join('.');
-      return `  ${file} ${key === '' ? '(document)' : key}: ${issue.message}`;
-    });
-    throw new ConfigError(`${lines.length} problem(s) in ${file}:\n${lines.join('\n')}`, {
-      hint: 'Allowed keys: stateDir, temporal.{address,namespace,uiUrl}, embedded.{port,uiPort}.',
-    });
-  }
-  return parsed.data;
 }
 
 function parsePortEnv(env: NodeJS.ProcessEnv, name: string, problems: string[]): number | null {

@@ -14,17 +14,13 @@
  * Credentials come from the environment only, never from the file: `MLFLOW_TRACKING_TOKEN`,
  * or `MLFLOW_TRACKING_USERNAME` with `MLFLOW_TRACKING_PASSWORD` (or user:password in the URI).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 
-import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
-
+import { CONFIG_FILE_NAME, readConfigFile } from '../lib/config-file.js';
 import { ConfigError } from '../lib/errors.js';
 import type { MlflowClientOptions } from './client.js';
 
-/** Name of the optional config file, looked up in the current directory. */
-const CONFIG_FILE_NAME = 'sweep.config.yaml';
 
 /** Port of the embedded MLflow server unless configured (MLflow's own default). */
 export const DEFAULT_EMBEDDED_MLFLOW_PORT = 5000;
@@ -48,16 +44,6 @@ export interface TrackingSettings {
   /** The config file read, or null. */
   configFile: string | null;
 }
-
-const configFileSchema = z.looseObject({
-  trackingUri: z.string().min(1).optional(),
-  mlflowPort: z
-    .number()
-    .int('must be a whole number')
-    .min(1, 'must be 1-65535')
-    .max(65535, 'must be 1-65535')
-    .optional(),
-});
 
 /**
  * Resolves the MLflow settings from flags, environment and config file.
@@ -134,30 +120,6 @@ export function trackingBaseUrl(settings: TrackingSettings): string | null {
 export function mlflowRunLink(baseUrl: string, experimentId: string, runId: string): string {
   return `${baseUrl.replace(/\/+$/, '')}/#/experiments/${encodeURIComponent(experimentId)}` +
     `/runs/${encodeURIComponent(runId)}`;
-}
-
-function readConfigFile(file: string): z.infer<typeof configFileSchema> {
-  let data: unknown;
-  try {
-    data = parseYaml(readFileSync(file, 'utf8')) ?? {};
-  } catch (error) {
-    throw new ConfigError(`${file} is not valid YAML: ${(error as Error).message}`, {
-      hint: 'Fix the file or remove it; see the table in tracking/config.ts.',
-      cause: error,
-    });
-  }
-
-  const parsed = configFileSchema.safeParse(data);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => {
-      const key = issue.path.join('.');
-      return `  ${file} ${key === '' ? '(document)' : key}: ${issue.message}`;
-    });
-    throw new ConfigError(`${lines.length} problem(s) in ${file}:\n${lines.join('\n')}`, {
-      hint: 'trackingUri is a URL such as http://mlflow.lab:5000; mlflowPort a TCP port.',
-    });
-  }
-  return parsed.data;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -85,6 +85,21 @@ describe('temporal settings', () => {
     );
   });
 
+  test('config - a misspelt top-level key is an error, not silently ignored', async () => {
+    const sub = join(dir, 'top-level-typo');
+    await mkdir(sub, { recursive: true });
+    const file = join(sub, 'sweep.config.yaml');
+    await writeFile(file, 'trackingUrl: http://mlflow.lab:5000\n');
+
+    assert.throws(
+      () => resolveTemporalSettings({}, {}, sub),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.message ===
+          `1 problem(s) in ${file}:\n  ${file} (document): Unrecognized key: "trackingUrl"`,
+    );
+  });
+
   test('config - UI links use the configured base, the embedded UI, or port + 1000', () => {
     const remote = resolveTemporalSettings({ temporalAddress: 'temporal.lab:7233' }, {}, dir);
     assert.equal(uiBaseUrl(remote, null), 'http://temporal.lab:8233');
