@@ -4,9 +4,11 @@
  * sweep's parent run in MLflow.
  */
 import {
+  centredLegend,
   COLORS,
   estimateTextWidth,
   formatTick,
+  type LegendItem,
   niceTicks,
   reportInputError,
   round,
@@ -127,7 +129,7 @@ function subtitle(total: number, points: readonly AxisPlotTrial[]): string {
 }
 
 function legend(width: number, withBest: boolean): string[] {
-  const items: Array<{ label: string; draw: (x: number, y: number) => string }> = [
+  const items: LegendItem[] = [
     { label: 'trial', draw: (x, y) => dot(x + 13, y, COLORS.train) },
     { label: 'mean of a value', draw: (x, y) => bar(x + 13, y, 26, COLORS.validation) },
   ];
@@ -135,18 +137,7 @@ function legend(width: number, withBest: boolean): string[] {
     items.push({ label: 'best trial', draw: (x, y) => ring(x + 13, y) });
   }
 
-  const size = 15;
-  const gap = 36;
-  const widths = items.map((item) => 34 + estimateTextWidth(item.label, size));
-  const total = widths.reduce((sum, itemWidth) => sum + itemWidth, 0) + gap * (items.length - 1);
-  let x = width / 2 - total / 2;
-  const y = 98;
-
-  return items.flatMap((item, index) => {
-    const elements = [item.draw(x, y), text(x + 34, y, item.label, { size, baseline: 'middle' })];
-    x += (widths[index] ?? 0) + gap;
-    return elements;
-  });
+  return centredLegend(items, width / 2, 98);
 }
 
 /** One axis's panel: frame, accuracy grid, value labels, dots, means and the best ring. */

@@ -3,10 +3,11 @@
  * the best epoch marked. Written as a PNG a researcher opens next to the MLflow run.
  */
 import {
+  centredLegend,
   COLORS,
-  estimateTextWidth,
   formatRate,
   formatTick,
+  type LegendItem,
   niceTicks,
   reportInputError,
   round,
@@ -166,7 +167,7 @@ function formatMetric(value: number | undefined): string {
 }
 
 function legend(withBest: boolean): string[] {
-  const items: Array<{ label: string; draw: (x: number, y: number) => string }> = [
+  const items: LegendItem[] = [
     { label: 'training', draw: (x, y) => lineSwatch(x, y, COLORS.train, false) },
     { label: 'validation', draw: (x, y) => lineSwatch(x, y, COLORS.validation, false) },
   ];
@@ -175,18 +176,7 @@ function legend(withBest: boolean): string[] {
     items.push({ label: 'best epoch', draw: (x, y) => lineSwatch(x, y, COLORS.best, true) });
   }
 
-  const size = 15;
-  const gap = 36;
-  const widths = items.map((item) => 34 + estimateTextWidth(item.label, size));
-  const total = widths.reduce((sum, width) => sum + width, 0) + gap * (items.length - 1);
-  let x = WIDTH / 2 - total / 2;
-  const y = 100;
-
-  return items.flatMap((item, index) => {
-    const elements = [item.draw(x, y), text(x + 34, y, item.label, { size, baseline: 'middle' })];
-    x += (widths[index] ?? 0) + gap;
-    return elements;
-  });
+  return centredLegend(items, WIDTH / 2, 100);
 }
 
 function lineSwatch(x: number, y: number, color: string, dashed: boolean): string {

@@ -155,6 +155,27 @@ export function formatRate(value: number): string {
 }
 
 /** Wraps body elements in an `<svg>` root with a white background. */
+/** One entry of a legend: a swatch drawn at (x, y) and its label. */
+export interface LegendItem {
+  label: string;
+  draw: (x: number, y: number) => string;
+}
+
+/** A one-row legend centred on `centreX`, swatches 34 px wide, 36 px between entries. */
+export function centredLegend(items: LegendItem[], centreX: number, y: number): string[] {
+  const size = 15;
+  const gap = 36;
+  const widths = items.map((item) => 34 + estimateTextWidth(item.label, size));
+  const total = widths.reduce((sum, itemWidth) => sum + itemWidth, 0) + gap * (items.length - 1);
+  let x = centreX - total / 2;
+
+  return items.flatMap((item, index) => {
+    const elements = [item.draw(x, y), text(x + 34, y, item.label, { size, baseline: 'middle' })];
+    x += (widths[index] ?? 0) + gap;
+    return elements;
+  });
+}
+
 export function svgDocument(width: number, height: number, body: string[]): string {
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" ` +
