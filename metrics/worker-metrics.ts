@@ -98,7 +98,7 @@ export interface TrialFinishedReport {
   /** Wall time of the attempt in seconds; a negative or non-finite value is not recorded. */
   durationSeconds: number;
 
-  /** Slot the trial ran in (0-based); its throughput and tensor gauges are cleared. */
+  /** Slot the trial ran in (0-based); its throughput drops to 0 and its tensor count is cleared. */
   slot?: number;
 }
 
@@ -151,7 +151,9 @@ export interface WorkerMetrics {
 
   /**
    * The worker's trial slots: `total` offered, `busy` of them running a trial. Call it at
-   * start and whenever a slot is taken or given back.
+   * start and whenever a slot is taken or given back. Every slot below `total` gets a
+   * throughput series (0 until its trial finishes an epoch), so an idle worker still shows
+   * on the throughput panel, at 0, rather than vanishing from it.
    *
    * @throws ConfigError unless both are whole numbers with 0 <= busy <= total.
    */
@@ -260,7 +262,7 @@ function buildMetrics(registry: Registry, options: WorkerMetricsOptions): Worker
 
   const imagesPerSecond = new Gauge({
     name: 'sweep_training_images_per_second',
-    help: 'Training throughput of the trial in each slot over its last epoch.',
+    help: 'Training throughput of the trial in each slot over its last epoch; 0 while idle.',
     labelNames: ['slot'] as const,
     registers,
   });
@@ -312,9 +314,13 @@ function buildMetrics(registry: Registry, options: WorkerMetricsOptions): Worker
     for (const name of LINTED_DEFAULT_METRICS) registry.removeSingleMetric(name);
   }
 
+  /** Slots that have a throughput series: those offered, and any a trial reported from. */
+  const slotsWithSeries = new Set<number>();
+
   const clearSlot = (slot: number | undefined) => {
     if (slot === undefined) return;
-    imagesPerSecond.remove({ slot: String(slot) });
+    imagesPerSecond.set({ slot: String(slot) }, 0);
+    slotsWithSeries.add(slot);
     trialMemoryBySlot.delete(slot);
   };
 
@@ -356,6 +362,7 @@ function buildMetrics(registry: Registry, options: WorkerMetricsOptions): Worker
       }
       if (Number.isFinite(report.imagesPerSecond)) {
         imagesPerSecond.set({ slot: String(slot) }, report.imagesPerSecond);
+        slotsWithSeries.add(slot);
       }
       if (report.tensorMemory !== undefined) trialMemoryBySlot.set(slot, report.tensorMemory);
 
@@ -378,6 +385,17 @@ function buildMetrics(registry: Registry, options: WorkerMetricsOptions): Worker
 
       slots.set(total);
       freeSlots.set(total - busy);
+
+      for (const slot of slotsWithSeries) {
+        if (slot < total) continue;
+        imagesPerSecond.remove({ slot: String(slot) });
+        slotsWithSeries.delete(slot);
+      }
+      for (let slot = 0; slot < total; slot += 1) {
+        if (slotsWithSeries.has(slot)) continue;
+        imagesPerSecond.set({ slot: String(slot) }, 0);
+        slotsWithSeries.add(slot);
+      }
     },
   };
 }

@@ -289,9 +289,8 @@ function runUntilClosed(
 
 /**
  * Runs every dashboard query against Prometheus about twice a second until each has returned
- * data once or the sweep has ended, and returns those that never did. Gauges that exist only
- * while a trial runs (throughput per slot) must be caught then: once the worker stops,
- * Prometheus marks its series stale.
+ * data once or the sweep has ended, and returns those that never did. Every series must be
+ * caught while the worker runs: once it stops, Prometheus marks its series stale.
  */
 async function pollDashboard(
   prometheus: TestPrometheus,

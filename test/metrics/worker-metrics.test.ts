@@ -136,6 +136,35 @@ describe('createWorkerMetrics', () => {
     assert.equal(valueOf(samples, 'sweep_worker_slots_free'), 1);
   });
 
+  test('gives every offered slot a throughput series, 0 until an epoch reports', async () => {
+    const metrics = createWorkerMetrics({ workerId: 'w', defaultMetrics: false });
+    const throughput = (samples: Sample[], slot: string) =>
+      valueOf(samples, 'sweep_training_images_per_second', { slot });
+    metrics.setSlots(3, 0);
+
+    let samples = await scrape(metrics.registry);
+    assert.deepEqual(['0', '1', '2'].map((slot) => throughput(samples, slot)), [0, 0, 0]);
+
+    metrics.trialStarted('dropout');
+    metrics.epochFinished('dropout', {
+      epochSeconds: 5,
+      imagesPerSecond: 64,
+      valAccuracy: 0.3,
+      slot: 2,
+    });
+    metrics.setSlots(3, 1);
+    samples = await scrape(metrics.registry);
+    assert.deepEqual(['0', '1', '2'].map((slot) => throughput(samples, slot)), [0, 0, 64]);
+
+    // Fewer slots offered: the series of the slots gone go too.
+    metrics.setSlots(1, 0);
+    samples = await scrape(metrics.registry);
+    assert.deepEqual(
+      ['0', '1', '2'].map((slot) => throughput(samples, slot)),
+      [0, undefined, undefined],
+    );
+  });
+
   test('reads tensor memory at scrape time and clears a slot when its trial ends', async () => {
     let own: TensorMemory = { numTensors: 3, numBytes: 300 };
     const metrics = createWorkerMetrics({
@@ -163,7 +192,7 @@ describe('createWorkerMetrics', () => {
     samples = await scrape(metrics.registry);
     assert.equal(valueOf(samples, 'sweep_tensor_bytes', { process: 'worker' }), 700);
     assert.equal(valueOf(samples, 'sweep_tensor_bytes', { process: 'trials' }), 0);
-    assert.equal(valueOf(samples, 'sweep_training_images_per_second', { slot: '1' }), undefined);
+    assert.equal(valueOf(samples, 'sweep_training_images_per_second', { slot: '1' }), 0);
   });
 
   test("reads this process's tf.memory() by default once TensorFlow is loaded", async () => {
