@@ -369,7 +369,7 @@ function toActivityError(
 
   if (context.cancellationSignal.aborted || error instanceof TrialAbortedError) {
     if (context.cancellationDetails?.workerShutdown === true) {
-      log.warn({ epoch: progress.epoch }, 'trial handed back: worker shutting down');
+      log.info({ epoch: progress.epoch }, 'trial handed back: worker shutting down');
       return ApplicationFailure.create({
         type: 'TRIAL_HANDED_BACK',
         message: 'the worker shut down; the next attempt resumes from the last checkpoint',

@@ -33,7 +33,8 @@ export function buildCli(argv: string[]) {
     .wrap(Math.min(100, process.stdout.columns ?? 100))
     .epilogue(
       `Exit codes: ${EXIT.ok} ok, ${EXIT.failure} failure, ${EXIT.usage} usage, ` +
-        `${EXIT.badInput} bad input, ${EXIT.unavailable} service unavailable.`,
+        `${EXIT.badInput} bad input, ${EXIT.unavailable} service unavailable, ` +
+        `${EXIT.interrupted} interrupted.`,
     )
     .fail((message, error, cli) => {
       if (error !== undefined && error !== null) throw error;

@@ -22,6 +22,8 @@ export const EXIT = {
   usage: 2,
   badInput: 3,
   unavailable: 4,
+  /** Stopped by Ctrl-C or SIGTERM, like a shell's 128 + SIGINT. */
+  interrupted: 130,
 } as const;
 
 /** Turns any thrown value into a message on stderr and an exit code. */

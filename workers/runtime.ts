@@ -43,9 +43,7 @@ export function installRuntime(options: RuntimeOptions = {}): boolean {
     Runtime.install({
       logger: new DefaultLogger('WARN', (entry) => {
         const fields: LogMetadata = { ...(entry.meta ?? {}) };
-        // A workflows-only worker (status, cancel) polls no activities on purpose.
-        const expected = entry.message.startsWith('No activities registered');
-        const level = expected ? 'debug' : pinoLevel(entry.level);
+        const level = isExpected(entry.message, fields) ? 'debug' : pinoLevel(entry.level);
         sdkLogger[level](fields, entry.message);
       }),
       ...(options.telemetry === undefined ? {} : { telemetryOptions: options.telemetry }),
@@ -56,6 +54,16 @@ export function installRuntime(options: RuntimeOptions = {}): boolean {
     logger.debug({ err: error }, 'temporal runtime already installed');
     return false;
   }
+}
+
+/**
+ * SDK warnings that are part of normal work: a workflows-only worker (status, cancel) polls no
+ * activities on purpose, and a trial handed back by a stopping worker (Ctrl-C) resumes later.
+ */
+function isExpected(message: string, fields: LogMetadata): boolean {
+  if (message.startsWith('No activities registered')) return true;
+  const error = fields.error as { type?: unknown } | undefined;
+  return message === 'Activity failed' && error?.type === 'TRIAL_HANDED_BACK';
 }
 
 function pinoLevel(level: LogLevel): 'trace' | 'debug' | 'info' | 'warn' | 'error' {

@@ -152,7 +152,8 @@ export function withMetricsOptions<T>(yargs: Argv<T>, defaultPort: number): Argv
  *
  * @throws SpecError for a spec that cannot be used.
  * @throws DatasetError for a dataset that cannot be used (checked before anything starts).
- * @throws ExitError (exit 1) when trials failed or were cancelled, or the watch was stopped.
+ * @throws ExitError: exit 1 when trials failed or were cancelled, 130 when Ctrl-C stopped the
+ *   watch.
  */
 export async function start(
   options: StartOptions,
@@ -307,7 +308,8 @@ async function sweepIsClosed(client: Client, sweepId: string): Promise<boolean> 
  * Follows a sweep to its end, running the in-process worker in embedded mode, then prints
  * the summary. Shared by `start` and `resume`.
  *
- * @throws ExitError (exit 1) when trials failed or were cancelled, or the watch was stopped.
+ * @throws ExitError: exit 1 when trials failed or were cancelled, 130 when Ctrl-C stopped the
+ *   watch.
  */
 export async function follow(
   session: TemporalSession,
@@ -341,7 +343,7 @@ export async function follow(
     const where = session.embedded
       ? `the sweep is saved in ${session.stateDir}; continue it with: ${extras.continueCommand}`
       : `the sweep goes on on ${session.address}; follow it with: sweep status ${sweepId} --watch`;
-    throw new ExitError(`stopped; ${where}`, EXIT.failure);
+    throw new ExitError(`stopped; ${where}`, EXIT.interrupted);
   }
 
   out.write(`${renderSummary(view, uiLink)}\n`);

@@ -134,4 +134,40 @@ describe('sweep CLI with the embedded server', { timeout: 240_000 }, () => {
     assert.equal(second.code, 0);
     assert.ok(await serverStopped(), 'the server left by the crash was stopped');
   });
+
+  test('cli - Ctrl-C stops start with 130 and how to go on; start again finishes', async () => {
+    const spec = SPEC.replace('name: tiny', 'name: ctrlc')
+      .replace('maximumAttempts: 1', 'maximumAttempts: 2')
+      .replace(/ {2}testOnly:\n {4}failTrials: \[2\]\n/, '');
+    await writeFile(join(dir, 'ctrlc.yaml'), spec);
+    const slow = { SWEEP_NOOP_TRIAL_MS: '3000' };
+
+    const first = launch(['start', 'ctrlc.yaml', '--trial-kind', 'noop'], slow);
+    let stdout = '';
+    let stderr = '';
+    first.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    first.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const closed = new Promise<number | null>((resolve) => first.on('close', resolve));
+    const deadline = Date.now() + 60_000;
+    while (!/ running\n/.test(stdout)) {
+      assert.ok(first.exitCode === null && Date.now() < deadline, `no trial ran:\n${stdout}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+
+    first.kill('SIGINT');
+    const timer = setTimeout(() => first.kill('SIGKILL'), 60_000);
+    const code = await closed;
+    clearTimeout(timer);
+
+    assert.equal(code, 130, stdout + stderr);
+    assert.match(stderr, /^stopping: trials stop at their next batch/m);
+    assert.match(stderr, /^stopped; the sweep is saved in .*; continue it with: sweep start/m);
+    assert.doesNotMatch(stderr, /"level":[4-9]0/, 'a stop asked for is not a warning');
+    assert.ok(await serverStopped(), 'the embedded server was stopped');
+
+    const second = await sweep(['start', 'ctrlc.yaml', '--trial-kind', 'noop'], slow, 120_000);
+    assert.match(second.stdout, /sweep ctrlc-\w+ is already running on embedded server/);
+    assert.match(second.stdout, /completed: 4 done, 0 running, 0 failed, 0 cancelled/);
+    assert.equal(second.code, 0, second.stdout + second.stderr);
+  });
 });
