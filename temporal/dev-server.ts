@@ -72,6 +72,11 @@ export function resolveTemporalBin(env: NodeJS.ProcessEnv = process.env): string
   return join(cacheRoot, 'bin', 'temporal');
 }
 
+/** The dev server's SQLite database in a state folder: it exists once a server has run there. */
+export function devServerDatabase(stateDir: string): string {
+  return join(stateDir, 'temporal.db');
+}
+
 /** A TCP port on `host` that nothing listens on right now (the OS picks it). */
 export async function findFreePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -116,7 +121,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     options.uiPort === null ? null : await choosePort(ip, options.uiPort ?? port + 1000, 'UI');
 
   mkdirSync(options.stateDir, { recursive: true });
-  const dbFile = join(options.stateDir, 'temporal.db');
+  const dbFile = devServerDatabase(options.stateDir);
   const logFile = join(options.stateDir, 'temporal.log');
 
   const args = [

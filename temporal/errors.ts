@@ -49,10 +49,11 @@ export class TemporalUnavailableError extends SweepError {
 export class SweepNotFoundError extends SweepError {
   readonly sweepId: string;
 
-  constructor(sweepId: string, namespace: string) {
-    super(`no sweep with id ${sweepId} in namespace ${namespace}`, {
+  /** `where` replaces "in namespace <namespace>" and `hint` the default hint when given. */
+  constructor(sweepId: string, namespace: string, options: { where?: string; hint?: string } = {}) {
+    super(`no sweep with id ${sweepId} ${options.where ?? `in namespace ${namespace}`}`, {
       code: 'SWEEP_NOT_FOUND',
-      hint: 'List the sweeps with: sweep list',
+      hint: options.hint ?? 'List the sweeps with: sweep list',
     });
     this.sweepId = sweepId;
   }

@@ -3,6 +3,8 @@
  * it (starting the embedded server if needed), run an in-process worker when the embedded
  * server has no other one, and clean up on the way out, also on Ctrl-C.
  */
+import { existsSync } from 'node:fs';
+
 import type { Worker } from '@temporalio/worker';
 
 import type { TrialActivityOptions } from '../activities/trial.js';
@@ -10,6 +12,8 @@ import type { TrialKind } from '../workflows/types.js';
 import { createSweepWorker, defaultSlots, threadsPerTrial } from '../workers/worker.js';
 import { resolveTemporalSettings, type TemporalFlags } from './config.js';
 import { openTemporal, type TemporalSession } from './connection.js';
+import { devServerDatabase } from './dev-server.js';
+import { SweepNotFoundError } from './errors.js';
 
 /** Task queue of sweeps whose spec does not name one (the schema's default). */
 export const DEFAULT_TASK_QUEUE = 'attention-sweep';
@@ -46,6 +50,39 @@ export type WorkerNeed =
 /** Opens Temporal as the flags, environment and config file say. */
 export async function openSession(flags: TemporalFlags): Promise<TemporalSession> {
   return openTemporal(resolveTemporalSettings(flags));
+}
+
+/**
+ * The state folder when the flags mean the embedded server and no server has ever run there
+ * (so it holds no sweep); null otherwise. Commands that only read or change existing sweeps
+ * check it first, so they neither start a server nor leave a state folder just to find nothing.
+ */
+export function emptyEmbeddedState(flags: TemporalFlags): string | null {
+  const settings = resolveTemporalSettings(flags);
+  if (settings.address !== null) return null;
+  return existsSync(devServerDatabase(settings.stateDir)) ? null : settings.stateDir;
+}
+
+/**
+ * {@link openSession} for a command about one existing sweep.
+ *
+ * @throws SweepNotFoundError at once, starting nothing, when the embedded server has never run
+ *   in the state folder.
+ */
+export async function openSessionFor(
+  flags: TemporalFlags,
+  sweepId: string,
+): Promise<TemporalSession> {
+  const empty = emptyEmbeddedState(flags);
+  if (empty !== null) {
+    throw new SweepNotFoundError(sweepId, resolveTemporalSettings(flags).namespace, {
+      where: `here: no sweep has run with the embedded server of ${empty}`,
+      hint:
+        'Run the command in the folder the sweep was started from (or set SWEEP_STATE_DIR to ' +
+        'its state folder); for a sweep on a cluster pass --temporal-address.',
+    });
+  }
+  return openSession(flags);
 }
 
 /** Options of {@link withWorker}. */

@@ -5,7 +5,7 @@ import type { Argv, CommandModule } from 'yargs';
 
 import type { TemporalFlags } from '../../temporal/config.js';
 import { renderList } from '../../temporal/format.js';
-import { openSession } from '../../temporal/session.js';
+import { emptyEmbeddedState, openSession } from '../../temporal/session.js';
 import { listSweeps } from '../../temporal/sweeps.js';
 import type { WatchOutput } from '../../temporal/watch.js';
 import { resolveTrackingSettings, trackingBaseUrl } from '../../tracking/config.js';
@@ -40,11 +40,17 @@ export const listCommand: CommandModule<object, ListOptions> = {
   },
 };
 
-/** Runs `sweep list`. */
+/** Runs `sweep list`. An embedded state folder where no server has run lists nothing at once. */
 export async function list(
   options: ListOptions,
   out: WatchOutput = process.stdout,
 ): Promise<void> {
+  const empty = emptyEmbeddedState(options);
+  if (empty !== null) {
+    out.write(options.json ? '[]\n' : `${renderEmptyList(empty)}\n`);
+    return;
+  }
+
   const session = await openSession(options);
 
   try {
@@ -65,4 +71,12 @@ export async function list(
   } finally {
     await session.close();
   }
+}
+
+/** `sweep list` where no embedded server has run. */
+function renderEmptyList(stateDir: string): string {
+  return (
+    `no sweeps yet in ${stateDir}; start one with: sweep start sweeps/quick.yaml\n` +
+    '(sweeps on a cluster: sweep list --temporal-address <host:port>)'
+  );
 }

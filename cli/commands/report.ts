@@ -6,7 +6,7 @@ import type { Argv, CommandModule } from 'yargs';
 
 import type { TemporalFlags } from '../../temporal/config.js';
 import { axisSummaries, bestTrial, renderReport } from '../../temporal/format.js';
-import { openSession, withWorker } from '../../temporal/session.js';
+import { openSessionFor, withWorker } from '../../temporal/session.js';
 import { readSweepStatus } from '../../temporal/sweeps.js';
 import type { WatchOutput } from '../../temporal/watch.js';
 import { withTemporalOptions, writeMlflowLine } from './start.js';
@@ -52,7 +52,7 @@ export async function report(
   options: ReportOptions,
   out: WatchOutput = process.stdout,
 ): Promise<void> {
-  const session = await openSession(options);
+  const session = await openSessionFor(options, options.id);
 
   try {
     const taskQueue = await sweepTaskQueue(session.client, options.id);

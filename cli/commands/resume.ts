@@ -6,7 +6,7 @@
 import type { Argv, CommandModule } from 'yargs';
 
 import type { TemporalFlags } from '../../temporal/config.js';
-import { openSession, withWorker, type TrialRunFlags } from '../../temporal/session.js';
+import { openSessionFor, withWorker, type TrialRunFlags } from '../../temporal/session.js';
 import { resumeSweep } from '../../temporal/sweeps.js';
 import type { WatchOutput } from '../../temporal/watch.js';
 import { resolveTrackingSettings, type TrackingFlags } from '../../tracking/config.js';
@@ -60,7 +60,7 @@ export async function resume(
   options: ResumeOptions,
   out: WatchOutput = process.stdout,
 ): Promise<void> {
-  const session = await openSession(options);
+  const session = await openSessionFor(options, options.id);
   let telemetry: WorkerTelemetry | null = null;
   let tracking: TrackingSession | null = null;
 

@@ -7,7 +7,7 @@ import type { Argv, CommandModule } from 'yargs';
 
 import type { TemporalFlags } from '../../temporal/config.js';
 import { renderStatus } from '../../temporal/format.js';
-import { DEFAULT_TASK_QUEUE, openSession, withWorker } from '../../temporal/session.js';
+import { DEFAULT_TASK_QUEUE, openSessionFor, withWorker } from '../../temporal/session.js';
 import { readSweepStatus, type SweepMemo, type SweepStatusView } from '../../temporal/sweeps.js';
 import { WatchInterruptedError, watchSweep, type WatchOutput } from '../../temporal/watch.js';
 import { withTemporalOptions, writeMlflowLine } from './start.js';
@@ -51,7 +51,7 @@ export async function status(
   options: StatusOptions,
   out: WatchOutput = process.stdout,
 ): Promise<void> {
-  const session = await openSession(options);
+  const session = await openSessionFor(options, options.id);
 
   try {
     const taskQueue = await sweepTaskQueue(session.client, options.id);
