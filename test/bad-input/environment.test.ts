@@ -72,8 +72,10 @@ describe('a hostile environment', { timeout: 90_000, concurrency: true }, () => 
         assert.equal(run.stderr, UNREACHABLE);
         assert.equal(run.code, 4);
       }
-      // gRPC alone would wait out its 5 s connect deadline before saying anything.
-      assert.ok(Date.now() - startedAtMs < 15_000);
+      // "connection refused" comes from our TCP check; gRPC alone would wait out its 5 s
+      // connect deadline and then only say it timed out. Loose bound: both CLIs start cold.
+      const tookMs = Date.now() - startedAtMs;
+      assert.ok(tookMs < 30_000, `took ${tookMs} ms`);
       await place.assertNothingStarted();
     });
 

@@ -106,7 +106,12 @@ describe('mlflow ui', { timeout: 300_000 }, () => {
     });
 
     await browser.navigate(`${url}/#/experiments/${sweep.ref.experimentId}/runs`);
-    await browser.waitFor(`document.querySelector(${JSON.stringify(EXPAND_BUTTON)})`, 60_000);
+    // The count line may render after the table; wait for both before reading the page.
+    await browser.waitFor(
+      `document.querySelector(${JSON.stringify(EXPAND_BUTTON)}) !== null && ` +
+        `document.body.innerText.includes('3 matching runs')`,
+      60_000,
+    );
     const collapsed = await browser.evaluate<string>('document.body.innerText');
     await browser.click(EXPAND_BUTTON);
     const names = JSON.stringify(trialNames);

@@ -29,7 +29,7 @@ grid:
   model.dropout.dense: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
 execution:
   concurrency: 2
-  heartbeatTimeoutSeconds: 3
+  heartbeatTimeoutSeconds: 5
   retry:
     maximumAttempts: 5
     initialIntervalSeconds: 1

@@ -204,11 +204,11 @@ describe('tracked sweeps under faults', { timeout: 240_000, skip: NO_FLOWERS }, 
     async () => {
       const spec = tinySpec({
         name: 'cancel-resume',
-        epochs: 3,
+        epochs: 5,
         perClass: 8,
         batchSize: 10,
         grid: '  training.learningRate: [0.001, 0.002]',
-        // Epochs of about 3 s: the cancel (a CLI process) lands well before the trials end.
+        // Epochs of about 3 s, four to go at the cancel: it lands well before the trials end.
         execution: EXECUTION(5, 700),
       });
       const { sweepId, ids } = await startDetached('cancel.yaml', spec);
@@ -222,6 +222,7 @@ describe('tracked sweeps under faults', { timeout: 240_000, skip: NO_FLOWERS }, 
         60_000,
         'epoch 1 of both trials',
       );
+      const cancelStartedMs = Date.now();
       const cancelled = await sweep(['cancel', sweepId]);
       assert.equal(cancelled.code, 0, cancelled.stderr);
       assert.match(
@@ -232,16 +233,17 @@ describe('tracked sweeps under faults', { timeout: 240_000, skip: NO_FLOWERS }, 
           'm',
         ),
       );
-      const cancelledAtMs = Date.now();
 
-      // 2. Their processes stop within a heartbeat (the SDK sends one at least every 2 s).
+      // 2. Their processes stop within a heartbeat or two (the SDK sends one at least every
+      // 2 s; then the batch in flight ends and the process exits). Bounded loosely: a slow CI
+      // machine must not fail it, and the result below shows the trials ended cancelled.
       await waitFor(
         () => (trialChildOf(worker!.pid) === undefined ? true : undefined),
-        5000,
+        15_000,
         'the trial processes to stop after the cancel',
       );
-      const stoppedMs = Date.now() - cancelledAtMs;
-      assert.ok(stoppedMs < 5000, `stopped ${stoppedMs} ms after the cancel`);
+      const stoppedMs = Date.now() - cancelStartedMs;
+      assert.ok(stoppedMs < 15_000, `stopped ${stoppedMs} ms after the cancel was started`);
 
       const result = await sweepResult(client, sweepId, 30_000);
       assert.deepEqual(result.counts, { queued: 0, running: 0, done: 0, failed: 0, cancelled: 2 });
@@ -266,7 +268,7 @@ describe('tracked sweeps under faults', { timeout: 240_000, skip: NO_FLOWERS }, 
         const run = finished.byTrial.get(id);
         assert.equal(run?.info.runId, killed.byTrial.get(id)?.info.runId, 'the same run');
         assert.equal(run?.info.status, 'FINISHED');
-        await assertEpochsOnce(run.info.runId, 3);
+        await assertEpochsOnce(run.info.runId, 5);
         assert.ok(readMetrics(runFolder(stateDir, sweepId, id)).resumedFromEpoch >= 1);
       }
     });

@@ -82,7 +82,9 @@ describe('sweep workflow on a real dev server', { timeout: 240_000 }, () => {
   test('sweep - runs 4 no-op trials to done, never more than concurrency at once', async () => {
     const events: NoopTrialEvent[] = [];
     const request = noopRequest('four', 4, { taskQueue: 'q-four', concurrency: 2 });
-    const worker = await noopWorker('q-four', 400, events);
+    // Long enough that the second trial starts while the first still runs, even on a slow
+    // machine: the overlap check below needs them side by side.
+    const worker = await noopWorker('q-four', 2000, events);
 
     const final = await withWorker(worker, async () => {
       await startSweep(temporal.client, request, testMemo('four', 4));
@@ -134,7 +136,8 @@ describe('sweep workflow on a real dev server', { timeout: 240_000 }, () => {
   test('sweep - resume while running re-queues the failed trial in its chunk', async () => {
     const events: NoopTrialEvent[] = [];
     const request = noopRequest('live', 2, { taskQueue: 'q-live', failTrials: [0] });
-    const worker = await noopWorker('q-live', (index) => (index === 1 ? 2500 : 50), events);
+    // Trial 1 runs long enough for the resume to land while the sweep still runs.
+    const worker = await noopWorker('q-live', (index) => (index === 1 ? 12_000 : 50), events);
 
     const final = await withWorker(worker, async () => {
       await startSweep(temporal.client, request, testMemo('live', 2));
@@ -179,7 +182,8 @@ describe('sweep workflow on a real dev server', { timeout: 240_000 }, () => {
       'cancelled before it started',
       'cancelled before it started',
     ]);
-    assert.ok(cancelMs < 5000, `cancel took ${cancelMs} ms`);
+    // Heartbeats reach the server about every 2 s; the trials run 60 s if not stopped.
+    assert.ok(cancelMs < 10_000, `cancel took ${cancelMs} ms`);
     assert.equal(events.filter((e) => e.type === 'stop').length, 2);
   });
 
