@@ -106,28 +106,44 @@ describe('sweep CLI with the embedded server', { timeout: 240_000 }, () => {
     assert.ok(await serverStopped(), 'the embedded server was stopped');
   });
 
-  test('cli - start after a crash continues the same sweep on the same server', async () => {
-    // The trial the crash interrupts times out (one heartbeat timeout) and takes its 2nd try.
-    const spec = SPEC.replace('name: tiny', 'name: slow')
+  /**
+   * Writes SPEC as `<name>.yaml` with 2 attempts per trial and no failing trial, launches
+   * `sweep start` on it with no-op trials of `trialMs`, and returns once a trial runs.
+   */
+  async function startUntilRunning(name: string, trialMs: number) {
+    const spec = SPEC.replace('name: tiny', `name: ${name}`)
       .replace('maximumAttempts: 1', 'maximumAttempts: 2')
       .replace(/ {2}testOnly:\n {4}failTrials: \[2\]\n/, '');
-    await writeFile(join(dir, 'slow.yaml'), spec);
-    const slow = { SWEEP_NOOP_TRIAL_MS: '1500' };
+    await writeFile(join(dir, `${name}.yaml`), spec);
+    const slow = { SWEEP_NOOP_TRIAL_MS: String(trialMs) };
 
-    const first = launch(['start', 'slow.yaml', '--trial-kind', 'noop'], slow);
-    let output = '';
-    first.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    first.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const child = launch(['start', `${name}.yaml`, '--trial-kind', 'noop'], slow);
+    const output = { stdout: '', stderr: '' };
+    child.stdout?.on('data', (chunk: Buffer) => (output.stdout += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (output.stderr += chunk.toString()));
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+
     // Bounded: a start that fails early must fail the test, not hang it.
     const deadline = Date.now() + 60_000;
-    while (!/ running\n/.test(output)) {
-      assert.ok(first.exitCode === null && Date.now() < deadline, `no trial ran:\n${output}`);
+    while (!/ running\n/.test(output.stdout)) {
+      const printed = output.stdout + output.stderr;
+      assert.ok(child.exitCode === null && Date.now() < deadline, `no trial ran:\n${printed}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    first.kill('SIGKILL');
-    await new Promise((resolve) => first.on('close', resolve));
 
-    const second = await sweep(['start', 'slow.yaml', '--trial-kind', 'noop'], slow, 120_000);
+    /** Runs `sweep start` on the same spec again, to its end. */
+    const startAgain = () =>
+      sweep(['start', `${name}.yaml`, '--trial-kind', 'noop'], slow, 120_000);
+    return { child, output, closed, startAgain };
+  }
+
+  test('cli - start after a crash continues the same sweep on the same server', async () => {
+    // The trial the crash interrupts times out (one heartbeat timeout) and takes its 2nd try.
+    const first = await startUntilRunning('slow', 1500);
+    first.child.kill('SIGKILL');
+    await first.closed;
+
+    const second = await first.startAgain();
     assert.match(second.stdout, /sweep slow-\w+ is already running on embedded server/);
     assert.match(second.stdout, /completed: 4 done, 0 running, 0 failed, 0 cancelled/);
     assert.match(second.stdout, /trial \d .* done: .*\n/);
@@ -136,36 +152,20 @@ describe('sweep CLI with the embedded server', { timeout: 240_000 }, () => {
   });
 
   test('cli - Ctrl-C stops start with 130 and how to go on; start again finishes', async () => {
-    const spec = SPEC.replace('name: tiny', 'name: ctrlc')
-      .replace('maximumAttempts: 1', 'maximumAttempts: 2')
-      .replace(/ {2}testOnly:\n {4}failTrials: \[2\]\n/, '');
-    await writeFile(join(dir, 'ctrlc.yaml'), spec);
-    const slow = { SWEEP_NOOP_TRIAL_MS: '3000' };
-
-    const first = launch(['start', 'ctrlc.yaml', '--trial-kind', 'noop'], slow);
-    let stdout = '';
-    let stderr = '';
-    first.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    first.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const closed = new Promise<number | null>((resolve) => first.on('close', resolve));
-    const deadline = Date.now() + 60_000;
-    while (!/ running\n/.test(stdout)) {
-      assert.ok(first.exitCode === null && Date.now() < deadline, `no trial ran:\n${stdout}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-
-    first.kill('SIGINT');
-    const timer = setTimeout(() => first.kill('SIGKILL'), 60_000);
-    const code = await closed;
+    const first = await startUntilRunning('ctrlc', 3000);
+    first.child.kill('SIGINT');
+    const timer = setTimeout(() => first.child.kill('SIGKILL'), 60_000);
+    const code = await first.closed;
     clearTimeout(timer);
 
+    const { stdout, stderr } = first.output;
     assert.equal(code, 130, stdout + stderr);
     assert.match(stderr, /^stopping: trials stop at their next batch/m);
     assert.match(stderr, /^stopped; the sweep is saved in .*; continue it with: sweep start/m);
     assert.doesNotMatch(stderr, /"level":[4-9]0/, 'a stop asked for is not a warning');
     assert.ok(await serverStopped(), 'the embedded server was stopped');
 
-    const second = await sweep(['start', 'ctrlc.yaml', '--trial-kind', 'noop'], slow, 120_000);
+    const second = await first.startAgain();
     assert.match(second.stdout, /sweep ctrlc-\w+ is already running on embedded server/);
     assert.match(second.stdout, /completed: 4 done, 0 running, 0 failed, 0 cancelled/);
     assert.equal(second.code, 0, second.stdout + second.stderr);
