@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the test suite with node's built-in runner.
 #   scripts/test.sh             every test
-#   scripts/test.sh unit        only test/**/*.test.ts outside test/integration and test/e2e
+#   scripts/test.sh unit        every test outside test/integration and test/e2e (the slowest)
 #   scripts/test.sh FILE...     the named files
 set -euo pipefail
 cd "$(dirname "$0")/.."
