@@ -2,8 +2,13 @@
  * The human views of sweeps: status table, live summary, plain progress lines, list and
  * report. Pure functions from data to text, so tests check the exact output.
  */
-import type { TrialState, TrialStatusRow } from '../workflows/types.js';
-import type { SweepListEntry, SweepStatusView } from './sweeps.js';
+import type {
+  SweepListEntry,
+  SweepStatusView,
+  TrialViewRow,
+  TrialViewState,
+  WaitingFor,
+} from './sweeps.js';
 
 /** Renders rows as an aligned text table (two spaces between columns, header underlined). */
 export function table(header: string[], rows: string[][]): string {
@@ -43,7 +48,7 @@ export function cell(value: unknown): string {
 }
 
 /** Grid axes in first-seen order over the rows' values. */
-export function axesOf(rows: TrialStatusRow[]): string[] {
+export function axesOf(rows: readonly TrialViewRow[]): string[] {
   const axes: string[] = [];
   for (const row of rows) {
     for (const key of Object.keys(row.values)) {
@@ -53,18 +58,45 @@ export function axesOf(rows: TrialStatusRow[]): string[] {
   return axes;
 }
 
-/** `3 done, 1 running, 0 failed, 0 cancelled, 2 queued` (always in that order). */
+/**
+ * `3 done, 1 running, 0 failed, 0 cancelled, 2 queued` (always in that order). While trials
+ * wait for a worker, `N waiting` follows the running count; it is left out at 0, so the line
+ * of a sweep with no waiting trial (every finished sweep) keeps its shape.
+ */
 export function countsLine(view: Pick<SweepStatusView, 'counts'>): string {
   const { counts } = view;
+  const waiting = counts.waiting > 0 ? `${counts.waiting} waiting, ` : '';
   return (
-    `${counts.done} done, ${counts.running} running, ${counts.failed} failed, ` +
+    `${counts.done} done, ${counts.running} running, ${waiting}${counts.failed} failed, ` +
     `${counts.cancelled} cancelled, ${counts.queued} queued`
   );
 }
 
+/**
+ * The word for where a sweep stands: its Temporal status in lower case, except that a
+ * completed sweep with failed or cancelled trials `ended` (the workflow completes either way).
+ */
+export function sweepStateWord(view: Pick<SweepStatusView, 'status' | 'trials'>): string {
+  const unfinished = view.trials.some((row) => row.state === 'cancelled' || row.state === 'failed');
+  return view.status === 'COMPLETED' && unfinished ? 'ended' : view.status.toLowerCase();
+}
+
+/**
+ * What a waiting trial waits for, to follow the word `waiting`: `for a worker`, `to retry
+ * (attempt 3)` (counted over every run of the trial) or `until unpaused in Temporal`.
+ */
+export function waitingReason(row: Pick<TrialViewRow, 'attempts' | 'waitingFor'>): string {
+  const reasons: Record<WaitingFor, string> = {
+    worker: 'for a worker',
+    retry: `to retry (attempt ${row.attempts + 1})`,
+    paused: 'until unpaused in Temporal',
+  };
+  return reasons[row.waitingFor ?? 'worker'];
+}
+
 /** The best done trial by best validation accuracy, or undefined. */
-export function bestTrial(rows: TrialStatusRow[]): TrialStatusRow | undefined {
-  let best: TrialStatusRow | undefined;
+export function bestTrial<Row extends TrialViewRow>(rows: readonly Row[]): Row | undefined {
+  let best: Row | undefined;
   for (const row of rows) {
     if (row.bestValAccuracy === null) continue;
     if (best === undefined || row.bestValAccuracy > (best.bestValAccuracy ?? -1)) best = row;
@@ -73,20 +105,23 @@ export function bestTrial(rows: TrialStatusRow[]): TrialStatusRow | undefined {
 }
 
 /**
- * Estimated time left: mean duration of done trials times the trials left, spread over the
- * concurrency. Undefined until a trial is done.
+ * Estimated time left: mean duration of done trials times the trials left (running ones count
+ * half, waiting ones whole), spread over the concurrency. Undefined until a trial is done.
  */
 export function etaMs(view: SweepStatusView): number | undefined {
   const done = view.trials.filter((row) => row.state === 'done' && row.durationMs > 0);
   if (done.length === 0) return undefined;
 
   const meanMs = done.reduce((sum, row) => sum + row.durationMs, 0) / done.length;
-  const left = view.counts.queued + view.counts.running / 2;
+  const left = view.counts.queued + view.counts.waiting + view.counts.running / 2;
   const lanes = Math.max(1, Math.min(view.concurrency ?? 1, left));
   return (meanMs * left) / lanes;
 }
 
-/** The status table: one row per trial with its values, state, epoch, accuracy, attempts. */
+/**
+ * The status table: one row per trial with its values, state, epoch, accuracy, attempts.
+ * When trials wait for a worker, a line under the table says what that means.
+ */
 export function renderStatus(view: SweepStatusView, uiLink: string): string {
   const axes = axesOf(view.trials);
   const header = ['#', ...axes, 'state', 'epoch', 'best val acc', 'attempts', 'duration', 'error'];
@@ -101,33 +136,53 @@ export function renderStatus(view: SweepStatusView, uiLink: string): string {
     row.error ?? '',
   ]);
 
-  return [
-    `sweep ${view.sweepId}: ${view.status.toLowerCase()}, ${countsLine(view)}`,
+  const lines = [
+    `sweep ${view.sweepId}: ${sweepStateWord(view)}, ${countsLine(view)}`,
     '',
     table(header, rows),
-    '',
-    `UI: ${uiLink}`,
-  ].join('\n');
+  ];
+  if (view.counts.waiting > 0) {
+    lines.push(
+      '',
+      'waiting: scheduled, but no worker has started it yet (every worker slot is busy, or a ' +
+        'retry waits out its backoff)',
+    );
+  }
+
+  lines.push('', `UI: ${uiLink}`);
+  return lines.join('\n');
 }
 
-/** The live summary a TTY shows while a sweep runs (redrawn in place). */
+/**
+ * The live summary a TTY shows while a sweep runs (redrawn in place): counts, ETA, best trial
+ * so far, then up to 8 running trials and, after them, the trials waiting for a worker.
+ */
 export function renderLive(view: SweepStatusView, uiLink: string): string {
+  const { counts } = view;
   const total = view.trials.length;
   const eta = etaMs(view);
   const best = bestTrial(view.trials);
+  const waiting = counts.waiting > 0 ? `${counts.waiting} waiting  ` : '';
   const lines = [
-    `sweep ${view.sweepId}  ${view.counts.done}/${total} done  ${view.counts.running} running  ` +
-      `${view.counts.failed} failed  ${view.counts.queued} queued  ` +
+    `sweep ${view.sweepId}  ${counts.done}/${total} done  ${counts.running} running  ` +
+      `${waiting}${counts.failed} failed  ${counts.queued} queued  ` +
       `ETA ${eta === undefined ? '?' : duration(eta)}`,
     best === undefined
       ? 'best so far: -'
       : `best so far: ${percent(best.bestValAccuracy)} val acc, trial ${best.index} ${best.name}`,
   ];
 
-  for (const row of view.trials.filter((r) => r.state === 'running').slice(0, 8)) {
+  const running = view.trials.filter((r) => r.state === 'running');
+  const waitingRows = view.trials.filter((r) => r.state === 'waiting');
+  for (const row of [...running, ...waitingRows].slice(0, 8)) {
+    const best = percent(row.bestValAccuracy);
+    if (row.state === 'waiting') {
+      lines.push(`  waiting ${row.index} ${row.name}: ${waitingReason(row)}, best ${best}`);
+      continue;
+    }
+
     const epoch = row.epoch === 0 ? 'starting' : `epoch ${row.epoch}`;
     const attempt = row.attempts > 1 ? `, attempt ${row.attempts}` : '';
-    const best = percent(row.bestValAccuracy);
     lines.push(`  running ${row.index} ${row.name}: ${epoch}, best ${best}${attempt}`);
   }
 
@@ -137,7 +192,7 @@ export function renderLive(view: SweepStatusView, uiLink: string): string {
 
 /** Plain lines for trials whose state changed since `before` (non-TTY output). */
 export function changeLines(
-  before: ReadonlyMap<number, TrialState>,
+  before: ReadonlyMap<number, TrialViewState>,
   view: SweepStatusView,
 ): string[] {
   const lines: string[] = [];
@@ -154,7 +209,9 @@ export function changeLines(
           ? `failed after ${row.attempts} attempt(s): ${row.error ?? 'unknown error'}`
           : row.state === 'cancelled'
             ? `cancelled (${row.error ?? 'by request'})`
-            : row.state;
+            : row.state === 'waiting'
+              ? `waiting ${waitingReason(row)}`
+              : row.state;
     lines.push(`trial ${row.index} ${row.name} ${what}`);
   }
 
@@ -163,7 +220,7 @@ export function changeLines(
 }
 
 /** How a failed or cancelled trial ended, on one line (a crash's log tail left out). */
-function endedHow(row: TrialStatusRow): string {
+function endedHow(row: TrialViewRow): string {
   const reason = (row.error ?? 'unknown error').split('\n')[0];
   return row.state === 'failed'
     ? `failed after ${row.attempts} attempt(s): ${reason}`
@@ -173,11 +230,7 @@ function endedHow(row: TrialStatusRow): string {
 /** The end-of-sweep summary with the next command to run. */
 export function renderSummary(view: SweepStatusView, uiLink: string): string {
   const best = bestTrial(view.trials);
-  // The workflow completes also when trials were cancelled or failed; say what the user sees.
-  const unfinished = view.trials.some((row) => row.state === 'cancelled' || row.state === 'failed');
-  const ended =
-    view.status === 'COMPLETED' && unfinished ? 'ended' : view.status.toLowerCase();
-  const lines = [`sweep ${view.sweepId} ${ended}: ${countsLine(view)}`];
+  const lines = [`sweep ${view.sweepId} ${sweepStateWord(view)}: ${countsLine(view)}`];
 
   if (best !== undefined) {
     lines.push(
@@ -221,7 +274,7 @@ export interface AxisSummary {
 }
 
 /** Mean and best validation accuracy of done trials, for each value of each axis. */
-export function axisSummaries(rows: TrialStatusRow[]): AxisSummary[] {
+export function axisSummaries(rows: readonly TrialViewRow[]): AxisSummary[] {
   const summaries: AxisSummary[] = [];
 
   for (const axis of axesOf(rows)) {
@@ -267,7 +320,7 @@ export function renderReport(view: SweepStatusView, uiLink: string, top: number)
   );
 
   const lines = [
-    `sweep ${view.sweepId}: ${view.status.toLowerCase()}, ${countsLine(view)}`,
+    `sweep ${view.sweepId}: ${sweepStateWord(view)}, ${countsLine(view)}`,
     '',
     `leaderboard (top ${Math.min(top, ranked.length)} of ${ranked.length} done, by best val acc)`,
     leaderboard,

@@ -21,7 +21,7 @@ import {
   resumeSweepUpdate,
   sweepStatusQuery,
 } from '../workflows/messages.js';
-import { countStates, trialIdOfActivity } from '../workflows/status.js';
+import { trialIdOfActivity } from '../workflows/status.js';
 import { compactTrials } from '../workflows/trials.js';
 import {
   DEFAULT_CHUNK_SIZE,
@@ -33,6 +33,7 @@ import {
   type SweepResult,
   type SweepSnapshot,
   type TrialProgress,
+  type TrialState,
   type TrialStatusRow,
 } from '../workflows/types.js';
 import type { sweepWorkflow } from '../workflows/sweep.js';
@@ -69,18 +70,58 @@ export interface StartSweepResult {
   status: WorkflowExecutionStatusName;
 }
 
+/**
+ * Where a trial stands as the CLI shows it: the workflow's own states, plus `waiting` for a
+ * trial the workflow has handed to Temporal whose activity no worker has started yet (the
+ * workflow itself counts it as `running`).
+ */
+export type TrialViewState = TrialState | 'waiting';
+
+/**
+ * Why a `waiting` trial has not started: `worker`, its first attempt waits for a free worker
+ * slot; `retry`, a later attempt waits out its retry backoff or for a free slot; `paused`,
+ * its activity was paused in Temporal.
+ */
+export type WaitingFor = 'worker' | 'retry' | 'paused';
+
+/** One row of the merged status table. */
+export interface TrialViewRow extends Omit<TrialStatusRow, 'state'> {
+  state: TrialViewState;
+  /** Only on `waiting` rows: why the trial has not started. */
+  waitingFor?: WaitingFor;
+}
+
+/** Trial counts by shown state; every state is present, zero when no row has it. */
+export type ViewCounts = StateCounts & { waiting: number };
+
 /** The merged status table of a sweep. */
 export interface SweepStatusView {
   sweepId: string;
+  /** The sweep workflow's Temporal status (`COMPLETED` also when trials failed). */
   status: WorkflowExecutionStatusName;
   taskQueue: string;
   startTime: Date;
   closeTime: Date | null;
   memo: Partial<SweepMemo>;
+  /** Most trials the sweep runs at once (`execution.concurrency`); null when unreadable. */
   concurrency: number | null;
   cancelRequested: boolean;
-  trials: TrialStatusRow[];
-  counts: StateCounts;
+  trials: TrialViewRow[];
+  counts: ViewCounts;
+}
+
+/** Counts rows by shown state, `waiting` included. */
+export function countViewStates(rows: readonly TrialViewRow[]): ViewCounts {
+  const counts: ViewCounts = {
+    queued: 0,
+    waiting: 0,
+    running: 0,
+    done: 0,
+    failed: 0,
+    cancelled: 0,
+  };
+  for (const row of rows) counts[row.state] += 1;
+  return counts;
 }
 
 /**
@@ -249,7 +290,9 @@ export async function startSweep(
 
 /**
  * Reads a sweep's status table. For a running sweep, rows of running chunks come from the
- * chunks themselves, and the epoch and attempt of running trials from their heartbeats.
+ * chunks themselves, and the epoch and attempt of running trials from their heartbeats; a
+ * trial whose activity is scheduled but not started by a worker reads `waiting`. For a
+ * closed sweep, the concurrency comes from the start input of its latest run.
  *
  * @throws SweepNotFoundError when no sweep has this id.
  */
@@ -259,7 +302,7 @@ export async function readSweepStatus(client: Client, sweepId: string): Promise<
   const status = description.status.name;
   const memo = (description.memo ?? {}) as Partial<SweepMemo>;
 
-  let trials: TrialStatusRow[];
+  let trials: TrialViewRow[];
   let concurrency: number | null = null;
   let cancelRequested = false;
 
@@ -268,10 +311,12 @@ export async function readSweepStatus(client: Client, sweepId: string): Promise<
     trials = await mergeRunningChunks(client, snapshot);
     concurrency = snapshot.concurrency;
     cancelRequested = snapshot.cancelRequested;
-  } else if (status === 'COMPLETED') {
-    trials = (await handle.result()).trials;
   } else {
-    trials = await rowsOfUnfinishedRun(client, handle, status);
+    trials =
+      status === 'COMPLETED'
+        ? (await handle.result()).trials
+        : await rowsOfUnfinishedRun(client, handle, status);
+    concurrency = await concurrencyOfClosedRun(handle);
   }
 
   return {
@@ -284,24 +329,45 @@ export async function readSweepStatus(client: Client, sweepId: string): Promise<
     concurrency,
     cancelRequested,
     trials,
-    counts: countStates(trials),
+    counts: countViewStates(trials),
   };
+}
+
+/** How {@link cancelSweep} went. */
+export interface CancelSweepResult {
+  /**
+   * Queued trials the cancel ended before they started: those the sweep had not handed to a
+   * chunk yet, plus those queued inside running chunks.
+   */
+  queued: number;
+  /** Running chunk workflows told to cancel their trials (running ones stop in a heartbeat). */
+  chunks: number;
 }
 
 /**
  * Asks a running sweep to cancel every queued and running trial.
  *
+ * The sweep's update only counts the trials still in its own queue; trials already handed to
+ * a chunk are queued there, and the chunk cancels them when the sweep's signal lands, after
+ * the update has answered. So their number is read from the chunks just before the update.
+ * Note: a queued trial that starts in between is counted as queued, though it ends
+ * `cancelled while running`.
+ *
  * @throws SweepNotFoundError when no sweep has this id.
  * @throws SweepClosedError when the sweep has already finished.
  */
-export async function cancelSweep(client: Client, sweepId: string): Promise<ControlResult> {
+export async function cancelSweep(client: Client, sweepId: string): Promise<CancelSweepResult> {
   const description = await describeOrThrow(client, sweepId);
   if (description.status.name !== 'RUNNING') {
     throw new SweepClosedError(sweepId, description.status.name, 'cancel');
   }
 
-  const handle = client.workflow.getHandle(sweepId);
-  return withDeadline(client, () => handle.executeUpdate(cancelSweepUpdate));
+  const handle = client.workflow.getHandle<typeof sweepWorkflow>(sweepId);
+  const snapshot = await withDeadline(client, () => handle.query(sweepStatusQuery));
+  const queuedInChunks = await countQueuedInChunks(client, snapshot);
+
+  const answer = await withDeadline(client, () => handle.executeUpdate(cancelSweepUpdate));
+  return { queued: answer.trials + queuedInChunks, chunks: answer.chunks };
 }
 
 /** How {@link resumeSweep} went. */
@@ -406,8 +472,8 @@ export class SweepClosedError extends SweepError {
 async function mergeRunningChunks(
   client: Client,
   snapshot: SweepSnapshot,
-): Promise<TrialStatusRow[]> {
-  const rows = snapshot.trials.map((row) => ({ ...row }));
+): Promise<TrialViewRow[]> {
+  const rows: TrialViewRow[] = snapshot.trials.map((row) => ({ ...row }));
   const byIndex = new Map(rows.map((row) => [row.index, row]));
 
   const running = snapshot.chunks.filter((chunk) => chunk.state === 'running');
@@ -420,14 +486,14 @@ async function mergeRunningChunks(
           handle.describe(),
         ]);
 
-        const chunkRows: TrialStatusRow[] = [];
+        const chunkRows: TrialViewRow[] = [];
         for (const row of live.trials) {
           const target = byIndex.get(row.index);
           if (target === undefined) continue;
           Object.assign(target, row);
           chunkRows.push(target);
         }
-        applyHeartbeats(chunkRows, description.raw.pendingActivities ?? []);
+        applyPendingActivities(chunkRows, description.raw.pendingActivities ?? []);
       } catch (error) {
         // The chunk may have closed between the two reads; the parent's rows stand.
         logger.debug({ err: error, chunk: chunk.workflowId }, 'chunk status not read');
@@ -437,21 +503,55 @@ async function mergeRunningChunks(
   return rows;
 }
 
+/** Trials queued inside the sweep's running chunks (a chunk that cannot be read counts 0). */
+async function countQueuedInChunks(client: Client, snapshot: SweepSnapshot): Promise<number> {
+  const running = snapshot.chunks.filter((chunk) => chunk.state === 'running');
+
+  const counts = await Promise.all(
+    running.map(async (chunk) => {
+      try {
+        const handle = client.workflow.getHandle(chunk.workflowId);
+        const live = await withDeadline(client, () => handle.query(chunkStatusQuery));
+        return live.trials.filter((row) => row.state === 'queued').length;
+      } catch (error) {
+        logger.debug({ err: error, chunk: chunk.workflowId }, 'chunk status not read');
+        return 0;
+      }
+    }),
+  );
+  return counts.reduce((sum, count) => sum + count, 0);
+}
+
 type Payload = Parameters<typeof defaultPayloadConverter.fromPayload>[0];
 
-interface PendingActivity {
+/**
+ * The `PendingActivityState` values that mean no worker runs the activity, as the raw
+ * describe answer carries them (STARTED 2, CANCEL_REQUESTED 3 and PAUSE_REQUESTED 5 do).
+ */
+const PENDING_ACTIVITY_STATE = { SCHEDULED: 1, PAUSED: 4 };
+
+/** The fields of a chunk's pending activity (from `describe()`) that the status table uses. */
+export interface PendingActivity {
   activityId?: string | null;
+  /** A `PendingActivityState` value (1 scheduled, 2 started, 3 cancel requested, 4 paused). */
+  state?: number | string | null;
+  /** The attempt in progress or waiting to start, 1-based, within this run of the trial. */
   attempt?: number | null;
   heartbeatDetails?: { payloads?: Payload[] | null } | null;
 }
 
-function applyHeartbeats(rows: TrialStatusRow[], pending: PendingActivity[]): void {
+/**
+ * Completes the rows a chunk reports `running` from its pending activities: epoch and best
+ * accuracy from the last heartbeat, the attempt in progress, and `waiting` (with why) for an
+ * activity that no worker has started. A row whose activity is not listed (it may be reported
+ * a moment before its activity is recorded) stays `running`.
+ */
+export function applyPendingActivities(rows: TrialViewRow[], pending: PendingActivity[]): void {
   const byTrial = new Map(pending.map((a) => [trialIdOfActivity(a.activityId ?? ''), a]));
 
   for (const row of rows) {
     if (row.state !== 'running') continue;
 
-    // The chunk may report a trial running a moment before its activity is recorded.
     const activity = byTrial.get(row.id);
     const payload = activity?.heartbeatDetails?.payloads?.[0];
     if (payload !== undefined) {
@@ -460,9 +560,34 @@ function applyHeartbeats(rows: TrialStatusRow[], pending: PendingActivity[]): vo
       row.bestValAccuracy = progress.bestValAccuracy ?? row.bestValAccuracy;
     }
 
-    // Rows count finished attempts; add the one in progress.
-    row.attempts += activity?.attempt ?? 1;
+    const attempt = activity?.attempt ?? 1;
+    const waitingFor = activity === undefined ? undefined : whyWaiting(activity.state, attempt);
+    if (waitingFor === undefined) {
+      // Rows count finished attempts; add the one in progress.
+      row.attempts += attempt;
+      continue;
+    }
+
+    // The waiting attempt has not run yet; the ones before it have.
+    row.state = 'waiting';
+    row.waitingFor = waitingFor;
+    row.attempts += attempt - 1;
   }
+}
+
+/** Why an activity in this state is not running on a worker, or undefined when it is. */
+function whyWaiting(state: PendingActivity['state'], attempt: number): WaitingFor | undefined {
+  const value = typeof state === 'string' ? pendingStateOfName(state) : state;
+
+  if (value === PENDING_ACTIVITY_STATE.PAUSED) return 'paused';
+  if (value !== PENDING_ACTIVITY_STATE.SCHEDULED) return undefined;
+  return attempt > 1 ? 'retry' : 'worker';
+}
+
+/** A state written as its enum name (`PENDING_ACTIVITY_STATE_SCHEDULED`), as a number. */
+function pendingStateOfName(name: string): number | undefined {
+  const short = name.replace(/^PENDING_ACTIVITY_STATE_/, '');
+  return PENDING_ACTIVITY_STATE[short as keyof typeof PENDING_ACTIVITY_STATE];
 }
 
 /** Rows for a run that ended without a result (terminated, failed, timed out). */
@@ -494,6 +619,18 @@ async function rowsOfUnfinishedRun(
       durationMs: 0,
       error: `sweep workflow ended ${status}`,
     }));
+  }
+}
+
+/** The concurrency a closed run was started with, or null when its history cannot be read. */
+async function concurrencyOfClosedRun(
+  handle: WorkflowHandle<typeof sweepWorkflow>,
+): Promise<number | null> {
+  try {
+    return (await startInput(handle)).concurrency;
+  } catch (error) {
+    logger.debug({ err: error, sweepId: handle.workflowId }, 'sweep start input not read');
+    return null;
   }
 }
 

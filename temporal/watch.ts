@@ -4,9 +4,8 @@
  */
 import type { Client } from '@temporalio/client';
 
-import type { TrialState } from '../workflows/types.js';
 import { changeLines, renderLive, renderStatus } from './format.js';
-import { readSweepStatus, type SweepStatusView } from './sweeps.js';
+import { readSweepStatus, type SweepStatusView, type TrialViewState } from './sweeps.js';
 
 /** Where a watch writes; `isTTY` chooses between the redrawn view and plain lines. */
 export interface WatchOutput {
@@ -45,7 +44,7 @@ export class WatchInterruptedError extends Error {
 export async function watchSweep(options: WatchOptions): Promise<SweepStatusView> {
   const tty = options.out.isTTY === true;
   const intervalMs = options.intervalMs ?? (tty ? 1000 : 2000);
-  const states = new Map<number, TrialState>();
+  const states = new Map<number, TrialViewState>();
   let drawnLines = 0;
 
   for (;;) {

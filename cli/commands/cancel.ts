@@ -51,7 +51,7 @@ export async function cancel(
     );
 
     out.write(
-      `cancelling sweep ${options.id}: ${result.trials} queued trial(s) cancelled; running ` +
+      `cancelling sweep ${options.id}: ${result.queued} queued trial(s) cancelled; running ` +
         'trials stop within a heartbeat and end as cancelled\n' +
         `follow it with: sweep status ${options.id} --watch; continue it later with: ` +
         `sweep resume ${options.id}\n` +

@@ -88,7 +88,15 @@ export async function status(
   }
 }
 
-/** The machine-readable status. */
+/**
+ * The machine-readable status. `status` is the sweep workflow's Temporal status
+ * (`COMPLETED` also when trials failed or were cancelled; `counts` tells them apart).
+ * `concurrency` is the sweep's `execution.concurrency`, left out when it cannot be read.
+ * `counts` has every trial state, `waiting` included: a trial whose activity is scheduled
+ * but not started by a worker has `state: "waiting"` and a `waitingFor` of `worker` (its
+ * first attempt), `retry` (a later attempt, in its backoff or waiting for a worker) or
+ * `paused` (paused in Temporal); the sweep itself counts it as running.
+ */
 export function statusJson(view: SweepStatusView, uiLink: string): object {
   return {
     sweepId: view.sweepId,
@@ -96,7 +104,7 @@ export function statusJson(view: SweepStatusView, uiLink: string): object {
     taskQueue: view.taskQueue,
     startTime: view.startTime.toISOString(),
     closeTime: view.closeTime?.toISOString() ?? null,
-    concurrency: view.concurrency,
+    ...(view.concurrency === null ? {} : { concurrency: view.concurrency }),
     counts: view.counts,
     uiLink,
     mlflowLink: view.memo.mlflowRunUrl ?? null,

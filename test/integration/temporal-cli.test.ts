@@ -88,8 +88,9 @@ describe('sweep CLI with the embedded server', { timeout: 240_000 }, () => {
     assert.ok(sweepId !== undefined, listed.stdout + listed.stderr);
 
     const status = await sweep(['status', sweepId, '--json']);
-    const rows = (JSON.parse(status.stdout) as { trials: { state: string }[] }).trials;
-    assert.deepEqual(rows.map((row) => row.state), ['done', 'done', 'failed', 'done']);
+    const json = JSON.parse(status.stdout) as { concurrency: number; trials: { state: string }[] };
+    assert.deepEqual(json.trials.map((row) => row.state), ['done', 'done', 'failed', 'done']);
+    assert.equal(json.concurrency, 2, 'a finished sweep still reports its concurrency');
 
     const resumed = await sweep(['resume', sweepId, '--trial-kind', 'noop']);
     assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);

@@ -39,6 +39,7 @@ describe('sweep workflow on a real dev server', { timeout: 240_000 }, () => {
     taskQueue: string,
     durationMs: number | ((index: number) => number),
     events: NoopTrialEvent[],
+    slots = 8,
   ) {
     const durationOf = typeof durationMs === 'number' ? () => durationMs : durationMs;
     return createSweepWorker({
@@ -48,7 +49,7 @@ describe('sweep workflow on a real dev server', { timeout: 240_000 }, () => {
       trials: {
         stateDir: temporal.stateDir,
         kind: 'noop',
-        slots: 8,
+        slots,
         heartbeatIntervalMs: 200,
         noop: { durationMs: durationOf, onEvent: (event) => events.push(event) },
       },
@@ -75,6 +76,17 @@ describe('sweep workflow on a real dev server', { timeout: 240_000 }, () => {
     }
   }
 
+  /** Most no-op trials that ran at the same time. */
+  function maxOverlapOf(events: NoopTrialEvent[]): number {
+    const intervals = events
+      .filter((e) => e.type === 'start')
+      .map((start) => ({
+        startMs: start.atMs,
+        stopMs: events.find((e) => e.type === 'stop' && e.trialId === start.trialId)?.atMs ?? 0,
+      }));
+    return maxOverlap(intervals);
+  }
+
   function startsOf(events: NoopTrialEvent[], trialIndex: number): number {
     return events.filter((e) => e.type === 'start' && e.trialIndex === trialIndex).length;
   }
@@ -95,13 +107,8 @@ describe('sweep workflow on a real dev server', { timeout: 240_000 }, () => {
     assert.deepEqual(final.trials.map((row) => row.attempts), [1, 1, 1, 1]);
     assert.deepEqual(final.trials.map((row) => row.epoch), [1, 1, 1, 1]);
 
-    const starts = events.filter((e) => e.type === 'start');
-    const intervals = starts.map((start) => ({
-      startMs: start.atMs,
-      stopMs: events.find((e) => e.type === 'stop' && e.trialId === start.trialId)?.atMs ?? 0,
-    }));
-    assert.equal(starts.length, 4);
-    assert.equal(maxOverlap(intervals), 2, 'two trials ran side by side, never three');
+    assert.equal(events.filter((e) => e.type === 'start').length, 4);
+    assert.equal(maxOverlapOf(events), 2, 'two trials ran side by side, never three');
   });
 
   test('sweep - resume re-runs only the failed trial; done trials never retrain', async () => {
@@ -163,13 +170,20 @@ describe('sweep workflow on a real dev server', { timeout: 240_000 }, () => {
 
       const cancelAtMs = Date.now();
       const answer = await cancelSweep(temporal.client, 'stop');
-      assert.deepEqual(answer, { trials: 0, chunks: 1 });
+      assert.deepEqual(answer, { queued: 2, chunks: 1 });
 
       const done = await result('stop');
       return { final: done, cancelMs: Date.now() - cancelAtMs, running: view };
     }, 60_000);
 
-    assert.deepEqual(running.counts, { queued: 2, running: 2, done: 0, failed: 0, cancelled: 0 });
+    assert.deepEqual(running.counts, {
+      queued: 2,
+      waiting: 0,
+      running: 2,
+      done: 0,
+      failed: 0,
+      cancelled: 0,
+    });
     assert.deepEqual(
       running.trials.filter((row) => row.state === 'running').map((row) => row.attempts),
       [1, 1],
@@ -186,6 +200,31 @@ describe('sweep workflow on a real dev server', { timeout: 240_000 }, () => {
     assert.ok(cancelMs < 10_000, `cancel took ${cancelMs} ms`);
     assert.equal(events.filter((e) => e.type === 'stop').length, 2);
   });
+
+  test('sweep - a trial handed out beyond the workers\' slots reads waiting, not running',
+    async () => {
+      const events: NoopTrialEvent[] = [];
+      const request = noopRequest('narrow', 3, { taskQueue: 'q-narrow', concurrency: 2 });
+      // One slot for a concurrency of 2: the second trial's activity waits for the slot.
+      const worker = await noopWorker('q-narrow', 3000, events, 1);
+
+      const { waiting, final } = await withWorker(worker, async () => {
+        await startSweep(temporal.client, request, testMemo('narrow', 3));
+        const view = await waitForStatus(
+          'narrow',
+          (v) => v.counts.running === 1 && v.counts.waiting === 1,
+        );
+        return { waiting: view, final: await result('narrow') };
+      }, 60_000);
+
+      // Seen while trial 0 or 1 runs; the third is queued or done by then.
+      assert.equal(waiting.counts.queued + waiting.counts.done, 1, JSON.stringify(waiting.counts));
+      const row = waiting.trials.find((one) => one.state === 'waiting');
+      assert.equal(row?.waitingFor, 'worker');
+      assert.equal(row?.attempts, 0, 'a waiting first attempt has not run');
+      assert.equal(maxOverlapOf(events), 1, 'the one slot ran one trial at a time');
+      assert.deepEqual(final.counts, { queued: 0, running: 0, done: 3, failed: 0, cancelled: 0 });
+    });
 
   test('sweep - starting the same sweep twice gives one workflow', async () => {
     const events: NoopTrialEvent[] = [];

@@ -5,15 +5,18 @@ import {
   axisSummaries,
   changeLines,
   duration,
+  renderLive,
   renderReport,
   renderStatus,
   renderSummary,
 } from '../../temporal/format.js';
-import type { SweepStatusView } from '../../temporal/sweeps.js';
-import { countStates } from '../../workflows/status.js';
-import type { TrialStatusRow } from '../../workflows/types.js';
+import {
+  countViewStates,
+  type SweepStatusView,
+  type TrialViewRow,
+} from '../../temporal/sweeps.js';
 
-function row(index: number, overrides: Partial<TrialStatusRow>): TrialStatusRow {
+function row(index: number, overrides: Partial<TrialViewRow>): TrialViewRow {
   return {
     id: `s-t${index}`,
     index,
@@ -30,7 +33,7 @@ function row(index: number, overrides: Partial<TrialStatusRow>): TrialStatusRow 
   };
 }
 
-function view(trials: TrialStatusRow[], status: SweepStatusView['status']): SweepStatusView {
+function view(trials: TrialViewRow[], status: SweepStatusView['status']): SweepStatusView {
   return {
     sweepId: 's',
     status,
@@ -41,7 +44,7 @@ function view(trials: TrialStatusRow[], status: SweepStatusView['status']): Swee
     concurrency: 2,
     cancelRequested: false,
     trials,
-    counts: countStates(trials),
+    counts: countViewStates(trials),
   };
 }
 
@@ -146,5 +149,55 @@ describe('sweep views', () => {
       { axis, value: 'all', done: 1, meanValAccuracy: 0.75, bestValAccuracy: 0.75 },
       { axis, value: 'block1', done: 0, meanValAccuracy: null, bestValAccuracy: null },
     ]);
+  });
+
+  describe('a trial no worker has started yet', () => {
+    const narrow = [
+      row(0, { name: 'a', values: { x: 1 }, state: 'running', epoch: 2, attempts: 1 }),
+      row(1, { name: 'b', values: { x: 2 }, state: 'waiting', waitingFor: 'worker' }),
+      row(2, { name: 'c', values: { x: 3 }, state: 'waiting', waitingFor: 'retry', attempts: 1 }),
+      row(3, { name: 'd', values: { x: 4 } }),
+    ];
+
+    test('format - status counts waiting trials apart and says what waiting means', () => {
+      const text = renderStatus(view(narrow, 'RUNNING'), 'http://ui/s');
+      const lines = text.split('\n');
+
+      assert.equal(
+        lines[0],
+        'sweep s: running, 0 done, 1 running, 2 waiting, 0 failed, 0 cancelled, 1 queued',
+      );
+      assert.match(lines[5] ?? '', /^1 {2}2 {2}waiting /);
+      assert.match(text, /^waiting: scheduled, but no worker has started it yet/m);
+    });
+
+    test('format - the live view lists running trials, then why each waiting one waits', () => {
+      const lines = renderLive(view(narrow, 'RUNNING'), 'http://ui/s').split('\n');
+
+      assert.match(lines[0] ?? '', /0\/4 done {2}1 running {2}2 waiting {2}0 failed {2}1 queued/);
+      assert.deepEqual(lines.slice(2, 5), [
+        '  running 0 a: epoch 2, best -',
+        '  waiting 1 b: for a worker, best -',
+        '  waiting 2 c: to retry (attempt 2), best -',
+      ]);
+    });
+
+    test('format - plain progress prints the move to waiting with its reason', () => {
+      const before = new Map<number, TrialViewRow['state']>([
+        [0, 'running'],
+        [1, 'queued'],
+        [2, 'running'],
+        [3, 'queued'],
+      ]);
+      assert.deepEqual(changeLines(before, view(narrow, 'RUNNING')).slice(0, 2), [
+        'trial 1 b waiting for a worker',
+        'trial 2 c waiting to retry (attempt 2)',
+      ]);
+    });
+
+    test('format - without waiting trials the counts line keeps its shape', () => {
+      const text = renderStatus(view(trials, 'RUNNING'), 'http://ui/s');
+      assert.doesNotMatch(text, /waiting/);
+    });
   });
 });
