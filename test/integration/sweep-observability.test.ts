@@ -64,6 +64,8 @@ describe('sweep start with embedded MLflow, scraped by Prometheus', {
   let sweepId: string;
   /** Dashboard queries that never returned data while the sweep ran. */
   let withoutData: DashboardQuery[] = [];
+  /** How Prometheus's scrapes of the worker went, when a query had no data. */
+  let scrapes = '';
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'sweep-observability-'));
@@ -94,9 +96,11 @@ describe('sweep start with embedded MLflow, scraped by Prometheus', {
     delete env.TEMPORAL_ADDRESS;
 
     const args = ['start', 'quick.yaml', '--slots', '2', '--metrics-port', String(metricsPort)];
-    const sweep = runUntilClosed(launchCli(args, { cwd: dir, env }), 240_000);
-    withoutData = await pollDashboard(prometheus, sweep.closed);
-    run = await sweep.result;
+    const start = Date.now() / 1000;
+    run = await runUntilClosed(launchCli(args, { cwd: dir, env }), 240_000);
+    const range = { start, end: Date.now() / 1000 };
+    withoutData = await queriesWithoutData(prometheus, range);
+    if (withoutData.length > 0) scrapes = await workerScrapes(prometheus, range);
     sweepId = /started sweep (quick-[0-9a-f]{8})/.exec(run.stdout)?.[1] ?? '';
 
     // The command stopped the embedded MLflow server on its way out; open the same state
@@ -238,7 +242,7 @@ describe('sweep start with embedded MLflow, scraped by Prometheus', {
 
   test('observability - every dashboard query returned data while the sweep ran', () => {
     const missing = withoutData.map(({ where, promql }) => `${where}\n  ${promql}`);
-    assert.deepEqual(missing, []);
+    assert.deepEqual(missing, [], scrapes);
   });
 });
 
@@ -264,17 +268,14 @@ async function freePortPair(): Promise<number> {
   throw new Error('no two free neighbouring ports found');
 }
 
-/** Collects a CLI process's output; `closed` settles when it exits, `result` with the run. */
-function runUntilClosed(
-  child: ReturnType<typeof launchCli>,
-  timeoutMs: number,
-): { closed: Promise<void>; result: Promise<CliRun> } {
+/** Collects a CLI process's output until it exits; kills it after `timeoutMs`. */
+function runUntilClosed(child: ReturnType<typeof launchCli>, timeoutMs: number): Promise<CliRun> {
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
 
-  const result = new Promise<CliRun>((resolve, reject) => {
+  return new Promise<CliRun>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`sweep start took over ${timeoutMs} ms\n${stdout}${stderr}`));
@@ -284,31 +285,37 @@ function runUntilClosed(
       resolve({ code, stdout, stderr });
     });
   });
-  return { closed: result.then(() => undefined, () => undefined), result };
 }
 
 /**
- * Runs every dashboard query against Prometheus about twice a second until each has returned
- * data once or the sweep has ended, and returns those that never did. Every series must be
- * caught while the worker runs: once it stops, Prometheus marks its series stale.
+ * The dashboard queries that returned no data at any moment from `start` to `end` (Unix
+ * seconds), each run as a range query every quarter second. Looking back over the sweep,
+ * rather than polling while it runs, also finds series that a loaded machine let Prometheus
+ * see only between two slow scrapes.
  */
-async function pollDashboard(
+async function queriesWithoutData(
   prometheus: TestPrometheus,
-  closed: Promise<void>,
+  range: { start: number; end: number },
 ): Promise<DashboardQuery[]> {
-  let pending = await dashboardQueries();
-  let done = false;
-  void closed.then(() => (done = true));
-
-  for (;;) {
-    const stillPending: DashboardQuery[] = [];
-    for (const query of pending) {
-      const answer = await prometheus.query(query.promql).catch(() => undefined);
-      if ((answer?.data?.result.length ?? 0) === 0) stillPending.push(query);
-    }
-    pending = stillPending;
-
-    if (pending.length === 0 || done) return pending;
-    await new Promise((resolve) => setTimeout(resolve, 500));
+  const missing: DashboardQuery[] = [];
+  for (const query of await dashboardQueries()) {
+    const answer = await prometheus.queryRange(query.promql, { ...range, step: 0.25 });
+    assert.equal(answer.status, 'success', `${query.where}: ${answer.error ?? ''}`);
+    if ((answer.data?.result.length ?? 0) === 0) missing.push(query);
   }
+  return missing;
+}
+
+/** How many of Prometheus's scrapes of the worker succeeded in the range, for a failure. */
+async function workerScrapes(
+  prometheus: TestPrometheus,
+  range: { start: number; end: number },
+): Promise<string> {
+  const seconds = Math.ceil(range.end - range.start) + 1;
+  const answer = await prometheus.query(
+    `sum_over_time(up{job="sweep-workers"}[${seconds}s]) / ` +
+      `count_over_time(up{job="sweep-workers"}[${seconds}s])`,
+  );
+  const first = answer.data?.result[0] as { value: [number, string] } | undefined;
+  return first === undefined ? 'no scrapes' : `share of successful scrapes: ${first.value[1]}`;
 }

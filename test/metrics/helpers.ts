@@ -160,6 +160,14 @@ export interface TestPrometheus {
   url: string;
   /** An instant query at the current time. */
   query(promql: string): Promise<QueryAnswer>;
+  /**
+   * A range query from `start` to `end` (Unix seconds) evaluated every `step` seconds: it
+   * finds data that existed for a moment, after its series went stale.
+   */
+  queryRange(
+    promql: string,
+    range: { start: number; end: number; step: number },
+  ): Promise<QueryAnswer>;
   /** The last 4,000 characters Prometheus wrote to stderr. */
   log(): string;
   /** Stops it (SIGTERM, then SIGKILL after 5 s) and removes its folder. Safe to call twice. */
@@ -213,6 +221,16 @@ export async function startPrometheus(config: {
     url,
     query: async (promql) => {
       const answer = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`);
+      return (await answer.json()) as QueryAnswer;
+    },
+    queryRange: async (promql, { start, end, step }) => {
+      const params = new URLSearchParams({
+        query: promql,
+        start: String(start),
+        end: String(end),
+        step: String(step),
+      });
+      const answer = await fetch(`${url}/api/v1/query_range?${params}`);
       return (await answer.json()) as QueryAnswer;
     },
     log: () => log,
