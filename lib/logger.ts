@@ -11,7 +11,15 @@ export const logger: Logger = pino(
     name: 'attention-sweep',
     level: process.env.SWEEP_LOG_LEVEL ?? 'info',
     redact: {
-      paths: ['password', 'token', '*.password', '*.token', 'headers.authorization'],
+      paths: [
+        'password',
+        'token',
+        'apiKey',
+        '*.password',
+        '*.token',
+        '*.apiKey',
+        'headers.authorization',
+      ],
       censor: '[redacted]',
     },
   },

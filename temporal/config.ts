@@ -13,6 +13,9 @@
  * | embedded gRPC port | | `SWEEP_TEMPORAL_PORT` | `embedded.port` | 7233 |
  * | embedded UI port | | `SWEEP_TEMPORAL_UI_PORT` | `embedded.uiPort` | gRPC port + 1000 |
  *
+ * TLS, the API key and gRPC headers for a cluster follow Temporal's own environment
+ * configuration (`./tls.ts`); a profile there may supply the address and namespace last.
+ *
  * `sweep.config.yaml` is read from the current directory; relative paths in it are taken
  * from that directory. Without a UI link base, a cluster's UI is assumed at its host on the
  * gRPC port + 1000 (the dev server's convention: 7233 -> 8233).
@@ -23,6 +26,7 @@ import { resolve } from 'node:path';
 import { CONFIG_FILE_NAME, readConfigFile } from '../lib/config-file.js';
 import { ConfigError } from '../lib/errors.js';
 import { DEFAULT_DEV_SERVER_PORT } from './dev-server.js';
+import { resolveTemporalAuth, type TemporalTls } from './tls.js';
 
 export { CONFIG_FILE_NAME };
 
@@ -46,6 +50,12 @@ export interface TemporalSettings {
   embeddedUiPort: number;
   /** The config file read, or null. */
   configFile: string | null;
+  /** TLS options for the cluster, or null for plaintext. Only used with an address. */
+  tls: TemporalTls | null;
+  /** API key sent as a bearer token, or null. Only used with an address; never log it. */
+  apiKey: string | null;
+  /** Extra gRPC headers for a cluster (`TEMPORAL_GRPC_META_*`). */
+  metadata: Record<string, string>;
 }
 
 /**
@@ -60,7 +70,8 @@ export function resolveTemporalSettings(
   cwd: string = process.cwd(),
 ): TemporalSettings {
   const configPath = resolve(cwd, CONFIG_FILE_NAME);
-  const file = existsSync(configPath) ? readConfigFile(configPath) : {};
+  const hasFile = existsSync(configPath);
+  const file = hasFile ? readConfigFile(configPath) : {};
   const problems: string[] = [];
 
   const envPort = parsePortEnv(env, 'SWEEP_TEMPORAL_PORT', problems);
@@ -68,6 +79,15 @@ export function resolveTemporalSettings(
   if (problems.length > 0) {
     throw new ConfigError(problems.join('\n'), {
       hint: 'Set it to a TCP port between 1 and 65535, or unset it for the default.',
+    });
+  }
+
+  const auth = resolveTemporalAuth(env, problems);
+  if (problems.length > 0) {
+    throw new ConfigError(problems.join('\n'), {
+      hint:
+        'Fix or unset the setting named. deploy/README.md (Remote Temporal) lists the TLS ' +
+        'and API-key settings.',
     });
   }
 
@@ -79,17 +99,21 @@ export function resolveTemporalSettings(
       nonEmpty(flags.temporalAddress) ??
       nonEmpty(env.TEMPORAL_ADDRESS) ??
       file.temporal?.address ??
-      null,
+      auth.profileAddress,
     namespace:
       nonEmpty(flags.namespace) ??
       nonEmpty(env.TEMPORAL_NAMESPACE) ??
       file.temporal?.namespace ??
+      auth.profileNamespace ??
       'default',
     uiUrl: nonEmpty(env.TEMPORAL_UI_URL) ?? file.temporal?.uiUrl ?? null,
     stateDir: resolve(cwd, stateDirText),
     embeddedPort,
     embeddedUiPort: envUiPort ?? file.embedded?.uiPort ?? embeddedPort + 1000,
-    configFile: existsSync(configPath) ? configPath : null,
+    configFile: hasFile ? configPath : null,
+    tls: auth.tls,
+    apiKey: auth.apiKey,
+    metadata: auth.metadata,
   };
 }
 

@@ -2,16 +2,27 @@
  * Opening Temporal for a command: a client connected to the configured cluster, or to the
  * embedded dev server (started if needed, stopped when the last command leaves).
  */
-import { createConnection } from 'node:net';
+import { createConnection, isIP } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 
+import { ConfigError } from '../lib/errors.js';
 import { logger } from '../lib/logger.js';
 import { installRuntime } from '../workers/runtime.js';
 import { uiBaseUrl, sweepUiLink, type TemporalSettings } from './config.js';
 import { acquireEmbeddedServer, type EmbeddedServerLease } from './embedded.js';
 import { TemporalUnavailableError } from './errors.js';
+import type { TemporalTls } from './tls.js';
+
+/** How to reach a cluster: where, and with which TLS options and API key. */
+interface Endpoint {
+  address: string;
+  tls: TemporalTls | null;
+  apiKey: string | null;
+  metadata: Record<string, string>;
+}
 
 /** An open connection to Temporal for the life of one command. */
 export interface TemporalSession {
@@ -41,10 +52,24 @@ export interface TemporalSession {
  *
  * @throws TemporalUnavailableError when the cluster does not answer or lacks the namespace.
  * @throws DevServerError when the embedded server cannot be started.
+ * @throws ConfigError when TLS or an API key is set without a cluster address.
  */
 export async function openTemporal(settings: TemporalSettings): Promise<TemporalSession> {
   let lease: EmbeddedServerLease | null = null;
   let address = settings.address;
+
+  if (address === null && (settings.tls !== null || settings.apiKey !== null)) {
+    const what =
+      settings.apiKey === null ? 'TLS settings are set' : 'TEMPORAL_API_KEY is set';
+    throw new ConfigError(
+      `${what} but no Temporal address is (the embedded server takes no TLS or key)`,
+      {
+        hint:
+          'Pass --temporal-address (or set TEMPORAL_ADDRESS) to use that cluster, or unset ' +
+          'them to run on the embedded server.',
+      },
+    );
+  }
 
   if (address === null) {
     lease = await acquireEmbeddedServer({
@@ -56,9 +81,15 @@ export async function openTemporal(settings: TemporalSettings): Promise<Temporal
     address = lease.address;
   }
 
+  // The embedded dev server listens in plaintext on loopback.
+  const endpoint: Endpoint =
+    lease === null
+      ? { address, tls: settings.tls, apiKey: settings.apiKey, metadata: settings.metadata }
+      : { address, tls: null, apiKey: null, metadata: {} };
+
   let connection: Connection;
   try {
-    connection = await connect(address, settings.namespace);
+    connection = await connect(endpoint, settings.namespace);
   } catch (error) {
     await lease?.release();
     throw error;
@@ -81,7 +112,7 @@ export async function openTemporal(settings: TemporalSettings): Promise<Temporal
     uiLink: (sweepId) => sweepUiLink(uiBase, settings.namespace, sweepId),
     nativeConnection: () => {
       installRuntime();
-      return (native ??= NativeConnection.connect({ address }));
+      return (native ??= NativeConnection.connect(connectionOptions(endpoint)));
     },
     close: () =>
       (closed ??= (async () => {
@@ -95,7 +126,23 @@ export async function openTemporal(settings: TemporalSettings): Promise<Temporal
   return session;
 }
 
-async function connect(address: string, namespace: string): Promise<Connection> {
+/** The options both SDK connections take; TLS and the API key only when set. */
+function connectionOptions(endpoint: Endpoint): {
+  address: string;
+  tls?: TemporalTls;
+  apiKey?: string;
+  metadata?: Record<string, string>;
+} {
+  return {
+    address: endpoint.address,
+    ...(endpoint.tls === null ? {} : { tls: endpoint.tls }),
+    ...(endpoint.apiKey === null ? {} : { apiKey: endpoint.apiKey }),
+    ...(Object.keys(endpoint.metadata).length === 0 ? {} : { metadata: endpoint.metadata }),
+  };
+}
+
+async function connect(endpoint: Endpoint, namespace: string): Promise<Connection> {
+  const { address } = endpoint;
   // gRPC retries a refused connection until its deadline and then only says it timed out;
   // one plain TCP attempt first names the real cause at once.
   const refused = await tcpProblem(address);
@@ -103,9 +150,13 @@ async function connect(address: string, namespace: string): Promise<Connection> 
 
   let connection: Connection;
   try {
-    connection = await Connection.connect({ address, connectTimeout: 5000 });
+    connection = await Connection.connect({ ...connectionOptions(endpoint), connectTimeout: 5000 });
   } catch (error) {
-    throw new TemporalUnavailableError(address, namespace, (error as Error).message, {
+    // gRPC says only that it could not connect; a TLS handshake of our own says why.
+    const tls = endpoint.tls === null ? undefined : await tlsProblem(address, endpoint.tls);
+    const detail = tls === undefined ? messageChain(error) : `TLS: ${tls}`;
+    throw new TemporalUnavailableError(address, namespace, detail, {
+      ...tlsHint(endpoint, detail),
       cause: error,
     });
   }
@@ -116,7 +167,7 @@ async function connect(address: string, namespace: string): Promise<Connection> 
     );
   } catch (error) {
     await connection.close().catch(() => undefined);
-    const detail = (error as Error).message;
+    const detail = messageChain(error);
     const missing = /not found/i.test(detail);
     throw new TemporalUnavailableError(
       address,
@@ -128,10 +179,127 @@ async function connect(address: string, namespace: string): Promise<Connection> 
               '--namespace default.',
             cause: error,
           }
-        : { cause: error },
+        : { ...tlsHint(endpoint, detail), cause: error },
     );
   }
   return connection;
+}
+
+/**
+ * A hint for the errors that TLS or the API key cause: plaintext against a TLS frontend (it
+ * hangs up, and gRPC reports a timeout or a reset), an untrusted certificate, a rejected key.
+ */
+function tlsHint(endpoint: Endpoint, detail: string): { hint?: string } {
+  if (/unauthenticated|permission denied|unauthorized|api key/i.test(detail)) {
+    return {
+      hint:
+        endpoint.apiKey === null
+          ? 'The cluster wants credentials: set TEMPORAL_API_KEY, or a client certificate ' +
+            '(TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH).'
+          : 'The cluster refused the credentials: check TEMPORAL_API_KEY and the namespace.',
+    };
+  }
+  if (endpoint.tls === null) {
+    return {
+      hint:
+        'If the cluster takes TLS, set TEMPORAL_TLS=true (and TEMPORAL_TLS_SERVER_CA_CERT_PATH ' +
+        'for a private CA); otherwise check --temporal-address / TEMPORAL_ADDRESS.',
+    };
+  }
+  if (/certificate|handshake|tls|ssl|unknown ?issuer|invalid ?peer/i.test(detail)) {
+    return {
+      hint:
+        'Check the TLS settings: TEMPORAL_TLS_SERVER_CA_CERT_PATH must hold the CA that ' +
+        'signed the server certificate, TEMPORAL_TLS_SERVER_NAME must be a name in it, and ' +
+        'the client certificate (TEMPORAL_TLS_CLIENT_CERT_PATH) one the server trusts.',
+    };
+  }
+  return {};
+}
+
+/** An error's message followed by those of its causes, where they add something. */
+function messageChain(error: unknown): string {
+  const parts: string[] = [];
+  for (let at: unknown = error; at instanceof Error && parts.length < 4; at = at.cause) {
+    if (!parts.some((part) => part.includes(at.message))) parts.push(at.message);
+  }
+  return parts.join(': ') || String(error);
+}
+
+/**
+ * Why a TLS handshake with `host:port` fails (an untrusted or mismatched server certificate,
+ * a refused client certificate), or undefined when it succeeds or is merely slow.
+ */
+async function tlsProblem(address: string, tls: TemporalTls): Promise<string | undefined> {
+  const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(address);
+  if (match === null) return undefined;
+  const host = match[1]!;
+  const serverName = tls.serverNameOverride ?? (isIP(host) === 0 ? host : undefined);
+
+  return new Promise((resolve) => {
+    const socket = tlsConnect({
+      host,
+      port: Number(match[2]),
+      ALPNProtocols: ['h2'],
+      ...(serverName === undefined ? {} : { servername: serverName }),
+      ...(tls.serverRootCACertificate === undefined
+        ? {}
+        : { ca: Buffer.from(tls.serverRootCACertificate) }),
+      ...(tls.clientCertPair === undefined
+        ? {}
+        : { cert: Buffer.from(tls.clientCertPair.crt), key: Buffer.from(tls.clientCertPair.key) }),
+      // Checked below, so that the reason can be reported rather than thrown.
+      rejectUnauthorized: false,
+    });
+    const done = (problem: string | undefined): void => {
+      socket.destroy();
+      resolve(problem);
+    };
+
+    socket.setTimeout(3000, () => done(undefined));
+    socket.once('error', (error) => done(handshakeFailure(error.message)));
+    socket.once('secureConnect', () => {
+      if (!socket.authorized) {
+        done(untrustedServer(String(socket.authorizationError), serverName ?? host));
+        return;
+      }
+      // A server that refuses the client certificate says so just after the handshake.
+      setTimeout(() => done(undefined), 300);
+    });
+  });
+}
+
+/** Why a server certificate was not accepted, from Node's verification code. */
+function untrustedServer(code: string, name: string): string {
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    return `the server's certificate does not name ${name}`;
+  }
+  if (code === 'CERT_HAS_EXPIRED') return "the server's certificate has expired";
+  const unknownIssuer = [
+    'SELF_SIGNED_CERT_IN_CHAIN',
+    'DEPTH_ZERO_SELF_SIGNED_CERT',
+    'UNABLE_TO_GET_ISSUER_CERT',
+    'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  ];
+  if (unknownIssuer.includes(code)) {
+    return `the server's certificate is not signed by a CA trusted here (${code})`;
+  }
+  return `the server's certificate is not trusted (${code})`;
+}
+
+/** A TLS handshake error in words, without OpenSSL's prefix. */
+function handshakeFailure(message: string): string {
+  if (/alert certificate required/i.test(message)) {
+    return 'the server wants a client certificate';
+  }
+  if (/alert (bad certificate|unknown ca|certificate unknown|certificate expired)/i.test(message)) {
+    return 'the server refused the client certificate';
+  }
+  if (/wrong version number|packet length too long|unexpected eof/i.test(message)) {
+    return 'the server does not answer TLS on this port';
+  }
+  return message.replace(/^[0-9A-F]+:error:[0-9A-F]+:SSL routines:/, '');
 }
 
 /**

@@ -29,6 +29,9 @@ describe('temporal settings', () => {
       embeddedPort: 7233,
       embeddedUiPort: 8233,
       configFile: null,
+      tls: null,
+      apiKey: null,
+      metadata: {},
     });
   });
 

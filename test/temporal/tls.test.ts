@@ -1,0 +1,140 @@
+/**
+ * TLS, API-key and header settings for a Temporal cluster, read as Temporal's own environment
+ * configuration: environment variables over a profile of a `temporal.toml`. Where each comes
+ * from, when TLS is on, and the message for each setting that cannot be used.
+ */
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { ConfigError } from '../../lib/errors.js';
+import { resolveTemporalSettings } from '../../temporal/config.js';
+import { openTemporal } from '../../temporal/connection.js';
+
+const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+
+describe('temporal TLS and API key settings', () => {
+  let dir: string;
+  let certs: string;
+  /** No Temporal config file of the machine's user is read. */
+  let noFile: NodeJS.ProcessEnv;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sweep-tls-config-'));
+    certs = join(dir, 'certs');
+    await mkdir(certs);
+    for (const name of ['ca.pem', 'client.pem', 'client.key']) {
+      await writeFile(join(certs, name), PEM.replace('CERTIFICATE', name));
+    }
+    await writeFile(join(certs, 'plain.txt'), 'not a certificate\n');
+    noFile = { TEMPORAL_CONFIG_FILE: join(dir, 'absent.toml') };
+  });
+
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const settings = (env: NodeJS.ProcessEnv) =>
+    resolveTemporalSettings({}, { ...noFile, ...env }, dir);
+
+  /** The message of the ConfigError that resolving these settings throws. */
+  function problem(env: NodeJS.ProcessEnv): string {
+    try {
+      settings(env);
+    } catch (error) {
+      assert.ok(error instanceof ConfigError, String(error));
+      return error.message;
+    }
+    assert.fail('no ConfigError');
+  }
+
+  test('tls - none of it set: plaintext, no key, no headers', () => {
+    const plain = settings({ TEMPORAL_ADDRESS: 'lab:7233' });
+    assert.deepEqual([plain.tls, plain.apiKey, plain.metadata], [null, null, {}]);
+  });
+
+  test('tls - files from the environment are read; an API key alone turns TLS on', () => {
+    const withFiles = settings({
+      TEMPORAL_TLS_SERVER_CA_CERT_PATH: join(certs, 'ca.pem'),
+      TEMPORAL_TLS_CLIENT_CERT_PATH: join(certs, 'client.pem'),
+      TEMPORAL_TLS_CLIENT_KEY_PATH: join(certs, 'client.key'),
+      TEMPORAL_TLS_SERVER_NAME: 'temporal.lab',
+      TEMPORAL_GRPC_META_X_TEAM: 'vision',
+    });
+    const text = (bytes: Uint8Array | undefined) => Buffer.from(bytes ?? []).toString();
+    assert.equal(withFiles.tls?.serverNameOverride, 'temporal.lab');
+    assert.match(text(withFiles.tls?.serverRootCACertificate), /BEGIN ca\.pem/);
+    assert.match(text(withFiles.tls?.clientCertPair?.crt), /BEGIN client\.pem/);
+    assert.match(text(withFiles.tls?.clientCertPair?.key), /BEGIN client\.key/);
+    assert.deepEqual(withFiles.metadata, { 'x-team': 'vision' });
+
+    const cloud = settings({ TEMPORAL_API_KEY: ' key-1 ' });
+    assert.deepEqual(cloud.tls, {}, 'TLS with the system roots');
+    assert.equal(cloud.apiKey, 'key-1');
+
+    assert.deepEqual(settings({ TEMPORAL_TLS: 'true' }).tls, {});
+    assert.equal(settings({ TEMPORAL_TLS: 'false', TEMPORAL_API_KEY: 'k' }).tls, null);
+  });
+
+  test('tls - a temporal.toml profile gives TLS, and address and namespace last', async () => {
+    const file = join(dir, 'temporal.toml');
+    await writeFile(
+      file,
+      '[profile.lab]\naddress = "temporal.lab:7233"\nnamespace = "vision"\n' +
+        `[profile.lab.tls]\nserver_ca_cert_path = "${join(certs, 'ca.pem')}"\n`,
+    );
+    const env = { TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'lab' };
+
+    const fromProfile = resolveTemporalSettings({}, env, dir);
+    assert.equal(fromProfile.address, 'temporal.lab:7233');
+    assert.equal(fromProfile.namespace, 'vision');
+    assert.ok(fromProfile.tls?.serverRootCACertificate !== undefined);
+
+    const flagged = resolveTemporalSettings({ temporalAddress: 'other:7233' }, env, dir);
+    assert.equal(flagged.address, 'other:7233', 'the flag wins over the profile');
+
+    const empty = join(dir, 'empty.toml');
+    await writeFile(empty, '');
+    const blank = resolveTemporalSettings({}, { TEMPORAL_CONFIG_FILE: empty }, dir);
+    assert.deepEqual([blank.address, blank.tls], [null, null], 'an empty file holds nothing');
+
+    assert.equal(
+      problem({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'nope' }),
+      `Temporal client config (${file}): Profile 'nope' not found in config data`,
+    );
+  });
+
+  test('tls - a missing file, a lone certificate, a file that is not PEM: each named', () => {
+    assert.equal(
+      problem({ TEMPORAL_TLS_SERVER_CA_CERT_PATH: join(certs, 'missing.pem') }),
+      'TEMPORAL_TLS_SERVER_CA_CERT_PATH (or tls.server_ca_cert_path): ENOENT: no such file or ' +
+        `directory, open '${join(certs, 'missing.pem')}'`,
+    );
+    assert.equal(
+      problem({ TEMPORAL_TLS_CLIENT_CERT_PATH: join(certs, 'client.pem') }),
+      'a client certificate is set but TEMPORAL_TLS_CLIENT_KEY_PATH (or tls.client_key_path) ' +
+        'is not: mTLS needs both',
+    );
+    assert.equal(
+      problem({ TEMPORAL_TLS_SERVER_CA_CERT_PATH: join(certs, 'plain.txt') }),
+      'TEMPORAL_TLS_SERVER_CA_CERT_PATH (or its _DATA or profile twin) is not PEM: no -----BEGIN ' +
+        'line',
+    );
+  });
+
+  test('tls - set without a cluster address: an error before any server starts', async () => {
+    const keyOnly = settings({ TEMPORAL_API_KEY: 'k', SWEEP_STATE_DIR: join(dir, 'never') });
+
+    await assert.rejects(openTemporal(keyOnly), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.equal(
+        error.message,
+        'TEMPORAL_API_KEY is set but no Temporal address is (the embedded server takes no ' +
+          'TLS or key)',
+      );
+      return true;
+    });
+  });
+});
