@@ -15,23 +15,9 @@ import {
   type SweepStatusView,
   type TrialViewRow,
 } from '../../temporal/sweeps.js';
+import { viewRow } from './fixtures.js';
 
-function row(index: number, overrides: Partial<TrialViewRow>): TrialViewRow {
-  return {
-    id: `s-t${index}`,
-    index,
-    name: `t${index}`,
-    values: {},
-    state: 'queued',
-    epoch: 0,
-    bestValAccuracy: null,
-    testAccuracy: null,
-    attempts: 0,
-    durationMs: 0,
-    error: null,
-    ...overrides,
-  };
-}
+const row = viewRow;
 
 function view(trials: TrialViewRow[], status: SweepStatusView['status']): SweepStatusView {
   return {

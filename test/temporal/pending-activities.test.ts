@@ -14,21 +14,10 @@ import {
 } from '../../temporal/sweeps.js';
 import { trialActivityId } from '../../workflows/status.js';
 import type { TrialProgress } from '../../workflows/types.js';
+import { viewRow } from './fixtures.js';
 
 function running(index: number, attempts = 0): TrialViewRow {
-  return {
-    id: `s-t${index}`,
-    index,
-    name: `t${index}`,
-    values: {},
-    state: 'running',
-    epoch: 0,
-    bestValAccuracy: null,
-    testAccuracy: null,
-    attempts,
-    durationMs: 0,
-    error: null,
-  };
+  return viewRow(index, { state: 'running', attempts });
 }
 
 function activity(index: number, fields: Omit<PendingActivity, 'activityId'>): PendingActivity {
