@@ -62,7 +62,8 @@ export interface TemporalSettings {
  * Resolves the Temporal settings from flags, environment and config file.
  *
  * @throws ConfigError naming the file, key and value for a config file or environment
- *   variable that cannot be used (every problem listed at once).
+ *   variable that cannot be used (every problem listed at once), or when TLS or an API key
+ *   is set without a cluster address.
  */
 export function resolveTemporalSettings(
   flags: TemporalFlags,
@@ -94,12 +95,26 @@ export function resolveTemporalSettings(
   const embeddedPort = envPort ?? file.embedded?.port ?? DEFAULT_DEV_SERVER_PORT;
   const stateDirText = nonEmpty(env.SWEEP_STATE_DIR) ?? file.stateDir ?? '.state';
 
+  const address =
+    nonEmpty(flags.temporalAddress) ??
+    nonEmpty(env.TEMPORAL_ADDRESS) ??
+    file.temporal?.address ??
+    auth.profileAddress;
+  if (address === null && (auth.tls !== null || auth.apiKey !== null)) {
+    // Caught here, before any command starts a server or reads a state folder.
+    const what = auth.apiKey === null ? 'TLS settings are set' : 'TEMPORAL_API_KEY is set';
+    throw new ConfigError(
+      `${what} but no Temporal address is (the embedded server takes no TLS or key)`,
+      {
+        hint:
+          'Pass --temporal-address (or set TEMPORAL_ADDRESS) to use that cluster, or unset ' +
+          'them to run on the embedded server.',
+      },
+    );
+  }
+
   return {
-    address:
-      nonEmpty(flags.temporalAddress) ??
-      nonEmpty(env.TEMPORAL_ADDRESS) ??
-      file.temporal?.address ??
-      auth.profileAddress,
+    address,
     namespace:
       nonEmpty(flags.namespace) ??
       nonEmpty(env.TEMPORAL_NAMESPACE) ??

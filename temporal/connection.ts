@@ -8,7 +8,6 @@ import { connect as tlsConnect } from 'node:tls';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 
-import { ConfigError } from '../lib/errors.js';
 import { logger } from '../lib/logger.js';
 import { installRuntime } from '../workers/runtime.js';
 import { uiBaseUrl, sweepUiLink, type TemporalSettings } from './config.js';
@@ -52,24 +51,10 @@ export interface TemporalSession {
  *
  * @throws TemporalUnavailableError when the cluster does not answer or lacks the namespace.
  * @throws DevServerError when the embedded server cannot be started.
- * @throws ConfigError when TLS or an API key is set without a cluster address.
  */
 export async function openTemporal(settings: TemporalSettings): Promise<TemporalSession> {
   let lease: EmbeddedServerLease | null = null;
   let address = settings.address;
-
-  if (address === null && (settings.tls !== null || settings.apiKey !== null)) {
-    const what =
-      settings.apiKey === null ? 'TLS settings are set' : 'TEMPORAL_API_KEY is set';
-    throw new ConfigError(
-      `${what} but no Temporal address is (the embedded server takes no TLS or key)`,
-      {
-        hint:
-          'Pass --temporal-address (or set TEMPORAL_ADDRESS) to use that cluster, or unset ' +
-          'them to run on the embedded server.',
-      },
-    );
-  }
 
   if (address === null) {
     lease = await acquireEmbeddedServer({
@@ -129,13 +114,14 @@ export async function openTemporal(settings: TemporalSettings): Promise<Temporal
 /** The options both SDK connections take; TLS and the API key only when set. */
 function connectionOptions(endpoint: Endpoint): {
   address: string;
-  tls?: TemporalTls;
+  tls: TemporalTls | false;
   apiKey?: string;
   metadata?: Record<string, string>;
 } {
   return {
     address: endpoint.address,
-    ...(endpoint.tls === null ? {} : { tls: endpoint.tls }),
+    // Explicitly off when not on: given an API key alone, the SDK would turn TLS on itself.
+    tls: endpoint.tls ?? false,
     ...(endpoint.apiKey === null ? {} : { apiKey: endpoint.apiKey }),
     ...(Object.keys(endpoint.metadata).length === 0 ? {} : { metadata: endpoint.metadata }),
   };

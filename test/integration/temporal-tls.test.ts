@@ -131,4 +131,21 @@ describe('a cluster behind TLS, a client certificate and an API key', { timeout:
     assert.ok(gateway.calls.refused > refusedBefore);
     assert.ok(!run.stderr.includes('wrong-key-5e2a'));
   });
+
+  test('tls - TEMPORAL_TLS=false sends the key over plaintext (a sidecar that adds TLS)',
+    async () => {
+      const plaintext: NodeJS.ProcessEnv = {
+        ...env,
+        TEMPORAL_ADDRESS: temporal.server.address,
+        TEMPORAL_TLS: 'false',
+      };
+      delete plaintext.TEMPORAL_TLS_SERVER_CA_CERT_PATH;
+      delete plaintext.TEMPORAL_TLS_CLIENT_CERT_PATH;
+      delete plaintext.TEMPORAL_TLS_CLIENT_KEY_PATH;
+      delete plaintext.TEMPORAL_TLS_SERVER_NAME;
+
+      const run = await runCli(['list'], { cwd: dir, env: plaintext, timeoutMs: 60_000 });
+      assert.equal(run.code, 0, run.stdout + run.stderr);
+      assert.match(run.stdout, /^secured-\w+\s+completed\s+3 /m);
+    });
 });
