@@ -44,9 +44,37 @@ const BEST_PREFIX = 'best:';
  * @throws TrackingError when MLflow cannot be reached (retryable).
  */
 export async function resolveModelRun(client: MlflowClient, reference: string): Promise<ModelRun> {
+  const parsed = parseModelReference(reference);
+  if ('sweepId' in parsed) return await bestTrialRun(client, parsed);
+
+  const run = await getRunOrExplain(client, parsed.runId);
+  return {
+    runId: parsed.runId,
+    trialId: run.tags[TAGS.trialId],
+    sweepId: run.tags[TAGS.sweepId],
+  };
+}
+
+/** A model reference, checked: a run id, or the sweep of a `best:` reference. */
+export type ModelReference = { runId: string } | { sweepId: string; experimentName: string };
+
+/**
+ * Checks the form of a model reference (no server needed).
+ *
+ * @throws ConfigError for a reference that is neither a run id nor `best:<sweep id>`.
+ */
+export function parseModelReference(reference: string): ModelReference {
   const trimmed = reference.trim();
   if (trimmed.startsWith(BEST_PREFIX)) {
-    return await bestTrialRun(client, trimmed.slice(BEST_PREFIX.length));
+    const sweepId = trimmed.slice(BEST_PREFIX.length);
+    const match = SWEEP_ID_PATTERN.exec(sweepId);
+    if (match === null) {
+      throw new ConfigError(
+        `--model best:${sweepId}: "${sweepId}" is not a sweep id (<spec name>-<8 hex digits>)`,
+        { hint: '`sweep plan <spec>` prints the sweep id, e.g. best:dropout-1f0c9a2b.' },
+      );
+    }
+    return { sweepId, experimentName: match[1] as string };
   }
 
   if (!RUN_ID_PATTERN.test(trimmed)) {
@@ -56,21 +84,13 @@ export async function resolveModelRun(client: MlflowClient, reference: string): 
       { hint: 'Copy a run id from the MLflow UI, or pass e.g. best:dropout-1f0c9a2b.' },
     );
   }
-
-  const run = await getRunOrExplain(client, trimmed);
-  return { runId: trimmed, trialId: run.tags[TAGS.trialId], sweepId: run.tags[TAGS.sweepId] };
+  return { runId: trimmed };
 }
 
-async function bestTrialRun(client: MlflowClient, sweepId: string): Promise<ModelRun> {
-  const match = SWEEP_ID_PATTERN.exec(sweepId);
-  if (match === null) {
-    throw new ConfigError(
-      `--model best:${sweepId}: "${sweepId}" is not a sweep id (<spec name>-<8 hex digits>)`,
-      { hint: '`sweep plan <spec>` prints the sweep id, e.g. best:dropout-1f0c9a2b.' },
-    );
-  }
-
-  const experimentName = match[1] as string;
+async function bestTrialRun(
+  client: MlflowClient,
+  { sweepId, experimentName }: { sweepId: string; experimentName: string },
+): Promise<ModelRun> {
   const experiment = await client.getExperimentByName(experimentName);
   if (experiment === undefined || experiment.lifecycleStage !== 'active') {
     throw new ConfigError(

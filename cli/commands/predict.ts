@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,7 +9,11 @@ import type { Argv, CommandModule } from 'yargs';
 import { ConfigError, DatasetError } from '../../lib/errors.js';
 import { resolveTemporalSettings } from '../../temporal/config.js';
 import { resolveTrackingSettings } from '../../tracking/config.js';
-import { downloadModel, resolveModelRun } from '../../tracking/model-artifacts.js';
+import {
+  downloadModel,
+  parseModelReference,
+  resolveModelRun,
+} from '../../tracking/model-artifacts.js';
 import { openTracking, type TrackingSession } from '../../tracking/session.js';
 
 /** Options of `sweep predict`. */
@@ -105,7 +110,7 @@ export const predictCommand: CommandModule<object, PredictOptions> = {
  * @throws TrackingError when MLflow cannot be reached (retryable).
  */
 export async function predict(options: PredictOptions): Promise<PredictResult> {
-  const tracking = await openModelStore(options.trackingUri);
+  const tracking = await openModelStore(options.trackingUri, options.model);
   try {
     return await predictWith(tracking, options);
   } finally {
@@ -170,11 +175,17 @@ async function predictWith(
 
 /**
  * The configured MLflow server, or the state folder's embedded one (joined, or started for
- * this command) when Temporal is embedded too.
+ * this command) when Temporal is embedded too. The model reference is checked first, and a
+ * state folder where the embedded MLflow never ran starts nothing: it holds no model.
  *
- * @throws ConfigError when no server is configured and Temporal is a cluster.
+ * @throws ConfigError for a malformed model reference, when no server is configured and
+ *   Temporal is a cluster, or when the embedded MLflow never ran in the state folder.
  */
-async function openModelStore(trackingUri: string | undefined): Promise<TrackingSession> {
+async function openModelStore(
+  trackingUri: string | undefined,
+  model: string,
+): Promise<TrackingSession> {
+  const reference = parseModelReference(model);
   const temporal = resolveTemporalSettings({});
   const settings = resolveTrackingSettings({ trackingUri });
   if (settings.uri === null && temporal.address !== null) {
@@ -183,6 +194,18 @@ async function openModelStore(trackingUri: string | undefined): Promise<Tracking
         'Pass --tracking-uri http://127.0.0.1:5000 or set MLFLOW_TRACKING_URI to the server ' +
         'the sweep logged to.',
     });
+  }
+  if (settings.uri === null && !existsSync(path.join(temporal.stateDir, 'mlflow.db'))) {
+    const what = 'sweepId' in reference ? `sweep ${reference.sweepId}` : `run ${reference.runId}`;
+    throw new ConfigError(
+      `no ${what} here: no sweep has been recorded with the embedded MLflow of ` +
+        temporal.stateDir,
+      {
+        hint:
+          'Run the command in the folder the sweep was started from (or set SWEEP_STATE_DIR ' +
+          'to its state folder); for a tracking server elsewhere pass --tracking-uri.',
+      },
+    );
   }
 
   const session = await openTracking(settings, {

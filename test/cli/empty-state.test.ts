@@ -20,6 +20,7 @@ describe('sweep commands in a folder where no sweep has run', () => {
     env = { ...process.env, SWEEP_LOG_LEVEL: 'warn' };
     delete env.SWEEP_STATE_DIR;
     delete env.TEMPORAL_ADDRESS;
+    delete env.MLFLOW_TRACKING_URI;
   });
 
   after(async () => {
@@ -43,6 +44,18 @@ describe('sweep commands in a folder where no sweep has run', () => {
       assert.ok(!existsSync(stateDir), 'no state folder was made');
     });
   }
+
+  test('empty state - predict says no sweep was recorded here, starting no MLflow', async () => {
+    const run = await sweep(['predict', '--model', 'best:quick-0123abcd', 'photo.jpg']);
+
+    assert.equal(run.code, 3, run.stdout + run.stderr);
+    assert.equal(
+      run.stderr.split('\n')[0],
+      'error: no sweep quick-0123abcd here: no sweep has been recorded with the embedded ' +
+        `MLflow of ${join(dir, '.state')}`,
+    );
+    assert.ok(!existsSync(join(dir, '.state')), 'no state folder was made');
+  });
 
   test('empty state - list prints that there are no sweeps yet and starts nothing', async () => {
     const text = await sweep(['list']);
