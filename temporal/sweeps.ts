@@ -543,8 +543,9 @@ export interface PendingActivity {
 /**
  * Completes the rows a chunk reports `running` from its pending activities: epoch and best
  * accuracy from the last heartbeat, the attempt in progress, and `waiting` (with why) for an
- * activity that no worker has started. A row whose activity is not listed (it may be reported
- * a moment before its activity is recorded) stays `running`.
+ * activity that no worker has started. A row whose activity is not listed yet (the chunk
+ * reports a trial running as it schedules the activity, a moment before the server records
+ * it) reads `waiting` for a worker: no worker can be running it yet.
  */
 export function applyPendingActivities(rows: TrialViewRow[], pending: PendingActivity[]): void {
   const byTrial = new Map(pending.map((a) => [trialIdOfActivity(a.activityId ?? ''), a]));
@@ -561,7 +562,7 @@ export function applyPendingActivities(rows: TrialViewRow[], pending: PendingAct
     }
 
     const attempt = activity?.attempt ?? 1;
-    const waitingFor = activity === undefined ? undefined : whyWaiting(activity.state, attempt);
+    const waitingFor = activity === undefined ? 'worker' : whyWaiting(activity.state, attempt);
     if (waitingFor === undefined) {
       // Rows count finished attempts; add the one in progress.
       row.attempts += attempt;

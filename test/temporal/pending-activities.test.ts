@@ -79,16 +79,19 @@ describe('status rows from pending activities', () => {
     assert.deepEqual([rows[0]?.state, rows[0]?.waitingFor], ['waiting', 'paused']);
   });
 
-  test('pending - cancel-requested and unlisted activities stay running', () => {
-    const rows = [running(0), running(1)];
+  test('pending - a cancel-requested activity stays running until it stops', () => {
+    const rows = [running(0)];
     applyPendingActivities(rows, [activity(0, { state: 3, attempt: 1 })]);
+    assert.deepEqual([rows[0]?.state, rows[0]?.attempts], ['running', 1]);
+  });
 
+  test('pending - a row whose activity the server has not recorded yet waits for a worker', () => {
+    const rows = [running(0)];
+    applyPendingActivities(rows, []);
     assert.deepEqual(
-      rows.map((row) => [row.state, row.attempts]),
-      [
-        ['running', 1],
-        ['running', 1],
-      ],
+      [rows[0]?.state, rows[0]?.waitingFor, rows[0]?.attempts],
+      ['waiting', 'worker', 0],
     );
   });
+
 });
