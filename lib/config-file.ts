@@ -14,10 +14,11 @@
  */
 import { readFileSync } from 'node:fs';
 
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
-import { ConfigError } from './errors.js';
+import { didYouMean } from '../spec/suggest.js';
+import { readSpecYaml } from '../spec/yaml.js';
+import { ConfigError, formatSpecIssues, type SpecIssue } from './errors.js';
 
 /** Name of the optional config file, looked up in the current directory. */
 export const CONFIG_FILE_NAME = 'sweep.config.yaml';
@@ -45,32 +46,59 @@ const configFileSchema = z.strictObject({
 /** The settings `sweep.config.yaml` may hold. */
 export type ConfigFile = z.infer<typeof configFileSchema>;
 
+/** Keys allowed in each mapping of the file, for did-you-mean suggestions. */
+const ALLOWED_KEYS: Record<string, readonly string[]> = {
+  '': ['stateDir', 'temporal', 'embedded', 'trackingUri', 'mlflowPort'],
+  temporal: ['address', 'namespace', 'uiUrl'],
+  embedded: ['port', 'uiPort'],
+};
+
+/** Key names that look like a credential, which this file never holds. */
+const CREDENTIAL_KEY = /key|token|password|secret|credential|cert/i;
+
 /**
- * Reads and checks a config file.
+ * Reads and checks a config file: YAML 1.2 as specs are read (unique keys, no custom tags),
+ * then the schema.
  *
- * @throws ConfigError naming the file and every key that cannot be used.
+ * @throws ConfigError listing every problem as `file:line:column key: message`, with a
+ *   did-you-mean for a misspelt key and a pointer to the environment for a credential.
  */
 export function readConfigFile(file: string): ConfigFile {
-  let data: unknown;
-  try {
-    data = parseYaml(readFileSync(file, 'utf8')) ?? {};
-  } catch (error) {
-    throw new ConfigError(`${file} is not valid YAML: ${(error as Error).message}`, {
-      hint: 'Fix the file or remove it; the README lists its keys (Configuration).',
-      cause: error,
-    });
+  const yaml = readSpecYaml(readFileSync(file, 'utf8'));
+  const issues: SpecIssue[] = [...yaml.issues];
+  let credential = false;
+
+  if (!yaml.broken) {
+    const parsed = configFileSchema.safeParse(yaml.data ?? {});
+    if (parsed.success && issues.length === 0) return parsed.data;
+
+    for (const issue of parsed.success ? [] : parsed.error.issues) {
+      const path = issue.path.map((segment) =>
+        typeof segment === 'number' ? segment : String(segment),
+      );
+      if (issue.code !== 'unrecognized_keys') {
+        const at = yaml.locate(path, 'value');
+        issues.push({ path: path.join('.'), message: issue.message, ...at });
+        continue;
+      }
+
+      for (const key of issue.keys) {
+        const allowed = ALLOWED_KEYS[path.join('.')] ?? [];
+        const isCredential = CREDENTIAL_KEY.test(key);
+        credential ||= isCredential;
+        const message = isCredential
+          ? 'unknown key; credentials are read from the environment only'
+          : `unknown key;${didYouMean(key, allowed) || ` expected one of ${allowed.join(', ')}`}`;
+        const at = yaml.locate([...path, key], 'key');
+        issues.push({ path: [...path, key].join('.'), message, ...at });
+      }
+    }
   }
 
-  const parsed = configFileSchema.safeParse(data);
-  if (parsed.success) return parsed.data;
-
-  const lines = parsed.error.issues.map((issue) => {
-    const key = issue.path.join('.');
-    return `  ${file} ${key === '' ? '(document)' : key}: ${issue.message}`;
-  });
-  throw new ConfigError(`${lines.length} problem(s) in ${file}:\n${lines.join('\n')}`, {
-    hint:
-      'Allowed keys: stateDir, temporal.{address,namespace,uiUrl}, embedded.{port,uiPort}, ' +
-      'trackingUri, mlflowPort.',
+  throw new ConfigError(formatSpecIssues(file, issues, 'config file'), {
+    hint: credential
+      ? 'Remove the credential from the file; set TEMPORAL_API_KEY (or TEMPORAL_TLS_*) and ' +
+        'MLFLOW_TRACKING_TOKEN (or _USERNAME and _PASSWORD) in the environment.'
+      : 'Fix the file or remove it; the README lists its keys (Configuration).',
   });
 }

@@ -52,14 +52,14 @@ export class SpecError extends SweepError {
 }
 
 /** Renders spec issues one per line as `file:line:column key: message`. */
-export function formatSpecIssues(file: string, issues: SpecIssue[]): string {
+export function formatSpecIssues(file: string, issues: SpecIssue[], what = 'sweep spec'): string {
   const count = issues.length === 1 ? '1 problem' : `${issues.length} problems`;
   const lines = issues.map((issue) => {
     const where = issue.line === undefined ? file : `${file}:${issue.line}:${issue.column ?? 1}`;
     const key = issue.path === '' ? '' : ` ${issue.path}:`;
     return `  ${where}${key} ${issue.message}`;
   });
-  return [`${count} in sweep spec ${file}:`, ...lines].join('\n');
+  return [`${count} in ${what} ${file}:`, ...lines].join('\n');
 }
 
 /** A dataset folder or image that cannot be used for training. */

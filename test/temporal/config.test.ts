@@ -84,7 +84,8 @@ describe('temporal settings', () => {
       (error: unknown) =>
         error instanceof ConfigError &&
         error.message ===
-          `1 problem(s) in ${file}:\n  ${file} temporal: Unrecognized key: "adress"`,
+          `1 problem in config file ${file}:\n  ${file}:2:3 temporal.adress: unknown key; ` +
+            'did you mean `address`?',
     );
   });
 
@@ -99,7 +100,32 @@ describe('temporal settings', () => {
       (error: unknown) =>
         error instanceof ConfigError &&
         error.message ===
-          `1 problem(s) in ${file}:\n  ${file} (document): Unrecognized key: "trackingUrl"`,
+          `1 problem in config file ${file}:\n  ${file}:1:1 trackingUrl: unknown key; did you ` +
+            'mean `trackingUri`?',
+    );
+  });
+
+  test('config - a credential in sweep.config.yaml points to the environment', async () => {
+    const sub = join(dir, 'credential');
+    await mkdir(sub, { recursive: true });
+    const file = join(sub, 'sweep.config.yaml');
+    await writeFile(file, 'temporal:\n  address: lab:7233\n  apiKey: secret\nmlflowPort: 0\n');
+
+    assert.throws(
+      () => resolveTemporalSettings({}, {}, sub),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.equal(
+          error.message,
+          `2 problems in config file ${file}:\n` +
+            `  ${file}:3:3 temporal.apiKey: unknown key; credentials are read from the ` +
+            'environment only\n' +
+            `  ${file}:4:13 mlflowPort: must be 1-65535`,
+        );
+        assert.match(error.hint ?? '', /^Remove the credential from the file; set TEMPORAL_/);
+        assert.ok(!error.message.includes('secret'), 'the value is not echoed');
+        return true;
+      },
     );
   });
 

@@ -74,9 +74,9 @@ describe('tracking settings', () => {
       assert.throws(() => resolveTrackingSettings({}, {}, sub), {
         code: 'CONFIG_INVALID',
         message:
-          `2 problem(s) in ${file}:\n` +
-          `  ${file} trackingUri: Invalid input: expected string, received number\n` +
-          `  ${file} mlflowPort: must be 1-65535`,
+          `2 problems in config file ${file}:\n` +
+          `  ${file}:1:14 trackingUri: Invalid input: expected string, received number\n` +
+          `  ${file}:2:13 mlflowPort: must be 1-65535`,
       });
     });
 
