@@ -233,8 +233,8 @@ export async function start(
 }
 
 /**
- * Opens Temporal and MLflow at once (the embedded servers start in parallel: MLflow takes
- * 6-8 s, Temporal 2-3 s). On failure, whatever did open is closed again.
+ * Opens Temporal and MLflow: at once for a cluster; for the embedded servers Temporal first
+ * (2-3 s), then MLflow (6-8 s). On failure, whatever did open is closed again.
  *
  * @throws whatever `openTemporal` or `openTracking` throws.
  */
@@ -245,15 +245,19 @@ export async function openServices(
 ): Promise<{ session: TemporalSession; tracking: TrackingSession | null }> {
   const temporalSettings = resolveTemporalSettings(temporalFlags);
   const trackingSettings = resolveTrackingSettings(trackingFlags);
-
-  const [session, tracking] = await Promise.allSettled([
-    openTemporal(temporalSettings),
+  const openMlflow = () =>
     openTracking(trackingSettings, {
       stateDir: temporalSettings.stateDir,
       temporalAddress: temporalSettings.address,
       command,
-    }),
-  ]);
+    });
+
+  // The embedded Temporal server first: when it cannot start (its port taken), no MLflow
+  // server is started and no MLflow store is made for nothing. It costs its 2-3 s once.
+  const [session, tracking] =
+    temporalSettings.address === null
+      ? await openInTurn(() => openTemporal(temporalSettings), openMlflow)
+      : await Promise.allSettled([openTemporal(temporalSettings), openMlflow()]);
 
   if (session.status === 'fulfilled' && tracking.status === 'fulfilled') {
     return { session: session.value, tracking: tracking.value };
@@ -267,6 +271,19 @@ export async function openServices(
     throw tracking.reason;
   }
   throw session.status === 'rejected' ? session.reason : (tracking as PromiseRejectedResult).reason;
+}
+
+/** Runs `first`, then `second` only if `first` succeeded; both outcomes, as allSettled gives. */
+async function openInTurn<A, B>(
+  first: () => Promise<A>,
+  second: () => Promise<B>,
+): Promise<[PromiseSettledResult<A>, PromiseSettledResult<B>]> {
+  const [a] = await Promise.allSettled([first()]);
+  if (a.status === 'rejected') {
+    return [a, { status: 'rejected', reason: new Error('not opened: the first service failed') }];
+  }
+  const [b] = await Promise.allSettled([second()]);
+  return [a, b];
 }
 
 /**
@@ -364,7 +381,8 @@ function startLine(
   session: TemporalSession,
 ): string {
   const where = session.embedded ? `embedded server ${session.address}` : session.address;
-  if (outcome === 'started') return `started sweep ${sweepId}: ${trials} trials on ${where}`;
+  const count = trials === 1 ? '1 trial' : `${trials} trials`;
+  if (outcome === 'started') return `started sweep ${sweepId}: ${count} on ${where}`;
   if (outcome === 'attached') return `sweep ${sweepId} is already running on ${where}; attached`;
   return `sweep ${sweepId} has already finished on ${where}`;
 }

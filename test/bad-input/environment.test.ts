@@ -88,10 +88,12 @@ describe('a hostile environment', { timeout: 90_000, concurrency: true }, () => 
 
       let run;
       try {
-        const env = { SWEEP_STATE_DIR: state, SWEEP_TEMPORAL_PORT: String(port) };
-        // Without MLflow: `sweep start` opens it beside Temporal, and its embedded server
-        // takes about ten seconds to start and stop again here.
-        run = await place.sweep(['start', 'env.yaml', '--no-tracking'], env);
+        const env = {
+          SWEEP_STATE_DIR: state,
+          SWEEP_TEMPORAL_PORT: String(port),
+          SWEEP_MLFLOW_PORT: String(await findFreePort()),
+        };
+        run = await place.sweep(['start', 'env.yaml'], env);
       } finally {
         await new Promise((resolve) => taken.close(resolve));
       }
@@ -113,6 +115,8 @@ describe('a hostile environment', { timeout: 90_000, concurrency: true }, () => 
         const folder = join(state, clients);
         assert.deepEqual(existsSync(folder) ? readdirSync(folder) : [], [], clients);
       }
+      // The embedded MLflow server, which starts after Temporal, never started.
+      assert.ok(!existsSync(join(state, 'mlflow.db')), 'no MLflow store was made');
     });
 
   test('environment - a state folder under a file: exit 3, folder named', async () => {
