@@ -2,9 +2,13 @@
  * The dataset check `sweep start` runs before it starts anything: a bad dataset is refused in
  * seconds, with every problem named, instead of failing each trial on a worker.
  */
+import { DatasetError } from '../lib/errors.js';
 import type { LoadedSpec } from '../spec/load.js';
-
+import { readSpecYaml } from '../spec/yaml.js';
 import { scanDataset, type DatasetScan } from './scan.js';
+
+/** How the scanner's hint for a root that cannot be used begins. */
+const ROOT_HINT = 'Check dataset.root in the spec.';
 
 /**
  * Scans the spec's dataset where the trials will read it (`dataset.root` resolved from the
@@ -20,5 +24,20 @@ import { scanDataset, type DatasetScan } from './scan.js';
  *   oversized images (all bad files in one error, unless `dataset.onCorrupt` is `skip`).
  */
 export async function preflightDataset(loaded: LoadedSpec): Promise<DatasetScan> {
-  return scanDataset(loaded.spec.dataset, { root: loaded.datasetRoot });
+  try {
+    return await scanDataset(loaded.spec.dataset, { root: loaded.datasetRoot });
+  } catch (error) {
+    // A root that is missing or not a folder: point at the line of the spec that names it.
+    if (!(error instanceof DatasetError) || !error.hint?.startsWith(ROOT_HINT)) throw error;
+    const at = readSpecYaml(loaded.text).locate(['dataset', 'root'], 'value');
+    const where = at === undefined ? loaded.file : `${loaded.file}:${at.line}:${at.column}`;
+    throw new DatasetError(error.message, {
+      paths: error.paths,
+      hint: error.hint.replace(
+        ROOT_HINT,
+        `Check dataset.root at ${where} (a relative root is taken from the spec's folder).`,
+      ),
+      cause: error.cause,
+    });
+  }
 }

@@ -52,7 +52,8 @@ describe('bad datasets through sweep start', { timeout: 60_000, concurrency: tru
     assert.equal(
       run.stderr,
       `error: dataset folder ${root} does not exist\n` +
-        `hint: Check dataset.root in the spec. ${LAYOUT_HINT}\n`,
+        `hint: Check dataset.root at ${join(place.dir, 'missing.yaml')}:3:9 (a relative root ` +
+          `is taken from the spec's folder). ${LAYOUT_HINT}\n`,
     );
     assert.equal(run.code, 3);
     await place.assertNothingStarted();
