@@ -190,16 +190,39 @@ export function renderLive(view: SweepStatusView, uiLink: string): string {
   return lines.join('\n');
 }
 
-/** Plain lines for trials whose state changed since `before` (non-TTY output). */
+/** What plain progress last printed of a trial. */
+export interface TrialSeen {
+  state: TrialViewState;
+  epoch: number;
+}
+
+/** What plain progress has now printed of each trial, for the next {@link changeLines}. */
+export function seenOf(view: SweepStatusView): Map<number, TrialSeen> {
+  return new Map(view.trials.map((row) => [row.index, { state: row.state, epoch: row.epoch }]));
+}
+
+/**
+ * Plain lines (non-TTY output) for trials whose state changed since `before`, each followed
+ * by the counts, and for running trials that finished an epoch since: a sweep of long trials
+ * still logs its progress.
+ */
 export function changeLines(
-  before: ReadonlyMap<number, TrialViewState>,
+  before: ReadonlyMap<number, TrialSeen>,
   view: SweepStatusView,
 ): string[] {
   const lines: string[] = [];
+  let changed = false;
 
   for (const row of view.trials) {
-    if (before.get(row.index) === row.state) continue;
-    if (!before.has(row.index) && row.state === 'queued') continue;
+    const seen = before.get(row.index);
+    if (seen?.state === row.state) {
+      if (row.state === 'running' && row.epoch > seen.epoch) {
+        const best = percent(row.bestValAccuracy);
+        lines.push(`trial ${row.index} ${row.name} epoch ${row.epoch}: best val acc ${best}`);
+      }
+      continue;
+    }
+    if (seen === undefined && row.state === 'queued') continue;
 
     const what =
       row.state === 'done'
@@ -213,9 +236,10 @@ export function changeLines(
               ? `waiting ${waitingReason(row)}`
               : row.state;
     lines.push(`trial ${row.index} ${row.name} ${what}`);
+    changed = true;
   }
 
-  if (lines.length > 0) lines.push(`sweep ${view.sweepId}: ${countsLine(view)}`);
+  if (changed) lines.push(`sweep ${view.sweepId}: ${countsLine(view)}`);
   return lines;
 }
 

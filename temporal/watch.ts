@@ -4,8 +4,8 @@
  */
 import type { Client } from '@temporalio/client';
 
-import { changeLines, renderLive, renderStatus } from './format.js';
-import { readSweepStatus, type SweepStatusView, type TrialViewState } from './sweeps.js';
+import { changeLines, renderLive, renderStatus, seenOf, type TrialSeen } from './format.js';
+import { readSweepStatus, type SweepStatusView } from './sweeps.js';
 
 /** Where a watch writes; `isTTY` chooses between the redrawn view and plain lines. */
 export interface WatchOutput {
@@ -44,7 +44,7 @@ export class WatchInterruptedError extends Error {
 export async function watchSweep(options: WatchOptions): Promise<SweepStatusView> {
   const tty = options.out.isTTY === true;
   const intervalMs = options.intervalMs ?? (tty ? 1000 : 2000);
-  const states = new Map<number, TrialViewState>();
+  let seen: ReadonlyMap<number, TrialSeen> = new Map();
   let drawnLines = 0;
 
   for (;;) {
@@ -59,9 +59,9 @@ export async function watchSweep(options: WatchOptions): Promise<SweepStatusView
       options.out.write(`${erase}${text}\n`);
       drawnLines = text.split('\n').length;
     } else {
-      for (const line of changeLines(states, view)) options.out.write(`${line}\n`);
+      for (const line of changeLines(seen, view)) options.out.write(`${line}\n`);
     }
-    for (const row of view.trials) states.set(row.index, row.state);
+    seen = seenOf(view);
 
     if (view.status !== 'RUNNING') return view;
     await pause(intervalMs, options.signal);

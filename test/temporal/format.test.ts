@@ -9,6 +9,8 @@ import {
   renderReport,
   renderStatus,
   renderSummary,
+  seenOf,
+  type TrialSeen,
 } from '../../temporal/format.js';
 import {
   countViewStates,
@@ -18,6 +20,11 @@ import {
 import { viewRow } from './fixtures.js';
 
 const row = viewRow;
+
+/** What plain progress printed before: `[index, state, epoch (default 0)]` per trial. */
+function seen(entries: [number, TrialViewRow['state'], number?][]): Map<number, TrialSeen> {
+  return new Map(entries.map(([index, state, epoch]) => [index, { state, epoch: epoch ?? 0 }]));
+}
 
 function view(trials: TrialViewRow[], status: SweepStatusView['status']): SweepStatusView {
   return {
@@ -108,10 +115,10 @@ describe('sweep views', () => {
   });
 
   test('format - plain progress prints a line per trial that changed state', () => {
-    const before = new Map([
-      [0, 'running' as const],
-      [1, 'done' as const],
-      [2, 'running' as const],
+    const before = seen([
+      [0, 'running'],
+      [1, 'done', 3],
+      [2, 'running'],
     ]);
     assert.deepEqual(changeLines(before, view(trials, 'RUNNING')), [
       'trial 0 attention=none done: best val acc 50.0%, 3 epochs, 12.3s',
@@ -169,16 +176,29 @@ describe('sweep views', () => {
     });
 
     test('format - plain progress prints the move to waiting with its reason', () => {
-      const before = new Map<number, TrialViewRow['state']>([
-        [0, 'running'],
+      const before = seen([
+        [0, 'running', 2],
         [1, 'queued'],
         [2, 'running'],
         [3, 'queued'],
       ]);
-      assert.deepEqual(changeLines(before, view(narrow, 'RUNNING')).slice(0, 2), [
+      assert.deepEqual(changeLines(before, view(narrow, 'RUNNING')), [
         'trial 1 b waiting for a worker',
         'trial 2 c waiting to retry (attempt 2)',
+        'sweep s: 0 done, 1 running, 2 waiting, 0 failed, 0 cancelled, 1 queued',
       ]);
+    });
+
+    test('format - plain progress logs each epoch a running trial finishes', () => {
+      const before = seenOf(view(narrow, 'RUNNING'));
+      const later = narrow.map((one) =>
+        one.index === 0 ? { ...one, epoch: 3, bestValAccuracy: 0.625 } : one,
+      );
+
+      assert.deepEqual(changeLines(before, view(later, 'RUNNING')), [
+        'trial 0 a epoch 3: best val acc 62.5%',
+      ]);
+      assert.deepEqual(changeLines(seenOf(view(later, 'RUNNING')), view(later, 'RUNNING')), []);
     });
 
     test('format - without waiting trials the counts line keeps its shape', () => {
