@@ -115,7 +115,7 @@ export const planCommand: CommandModule<object, PlanOptions> = {
   builder: (yargs: Argv<object>) =>
     yargs
       .positional('spec', {
-        describe: 'Sweep spec file (YAML), e.g. sweeps/dropout.yaml',
+        describe: 'sweep spec (YAML), e.g. sweeps/dropout.yaml',
         type: 'string',
         demandOption: true,
       })
