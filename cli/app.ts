@@ -2,7 +2,7 @@ import yargs from 'yargs';
 
 import { logger } from '../lib/logger.js';
 import { commands } from './commands/index.js';
-import { EXIT, reportAndExit } from './exit.js';
+import { EXIT, UsageError, reportAndExit } from './exit.js';
 
 /** Builds the `sweep` CLI. Exported so tests can drive it without spawning a process. */
 export function buildCli(argv: string[]) {
@@ -37,8 +37,8 @@ export function buildCli(argv: string[]) {
         `${EXIT.interrupted} interrupted.`,
     )
     .fail((message, error, cli) => {
-      if (error !== undefined && error !== null) throw error;
-      process.stderr.write(`${cli.help()}\n\n${message}\n`);
+      if (error !== undefined && error !== null && !(error instanceof UsageError)) throw error;
+      process.stderr.write(`${cli.help()}\n\n${error?.message ?? message}\n`);
       process.exit(EXIT.usage);
     });
 }

@@ -15,6 +15,17 @@ export class ExitError extends Error {
   }
 }
 
+/**
+ * Thrown by a command's argument check (`.check()`): flags that cannot go together or a value
+ * out of range. Printed with the command's help and exit code 2, like yargs' own usage errors.
+ */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
 /** Exit codes, documented in `sweep --help`. */
 export const EXIT = {
   ok: 0,

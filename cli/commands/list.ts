@@ -10,6 +10,7 @@ import { listSweeps } from '../../temporal/sweeps.js';
 import type { WatchOutput } from '../../temporal/watch.js';
 import { resolveTrackingSettings, trackingBaseUrl } from '../../tracking/config.js';
 import { runningEmbeddedMlflow } from '../../tracking/embedded.js';
+import { UsageError } from '../exit.js';
 import { withTemporalOptions, writeMlflowLine } from './start.js';
 
 /** Options of `sweep list`. */
@@ -31,7 +32,7 @@ export const listCommand: CommandModule<object, ListOptions> = {
       .example('$0 list --temporal-address temporal.lab:7233', 'the sweeps on a cluster')
       .check((argv) => {
         if (!Number.isInteger(argv.limit) || argv.limit < 1) {
-          throw new Error(`--limit must be a whole number of at least 1, got ${argv.limit}`);
+          throw new UsageError(`--limit must be a whole number of at least 1, got ${argv.limit}`);
         }
         return true;
       }) as unknown as Argv<ListOptions>,

@@ -9,6 +9,7 @@ import { axisSummaries, bestTrial, renderReport } from '../../temporal/format.js
 import { openSessionFor, withWorker } from '../../temporal/session.js';
 import { readSweepStatus } from '../../temporal/sweeps.js';
 import type { WatchOutput } from '../../temporal/watch.js';
+import { UsageError } from '../exit.js';
 import { withTemporalOptions, writeMlflowLine } from './start.js';
 import { sweepTaskQueue } from './status.js';
 
@@ -34,7 +35,7 @@ export const reportCommand: CommandModule<object, ReportOptions> = {
       .example('$0 report quick-1f0c9a2b --top 3 --json', 'for a notebook or script')
       .check((argv) => {
         if (!Number.isInteger(argv.top) || argv.top < 1) {
-          throw new Error(`--top must be a whole number of at least 1, got ${argv.top}`);
+          throw new UsageError(`--top must be a whole number of at least 1, got ${argv.top}`);
         }
         return true;
       }) as unknown as Argv<ReportOptions>,

@@ -10,6 +10,7 @@ import { renderStatus } from '../../temporal/format.js';
 import { DEFAULT_TASK_QUEUE, openSessionFor, withWorker } from '../../temporal/session.js';
 import { readSweepStatus, type SweepMemo, type SweepStatusView } from '../../temporal/sweeps.js';
 import { WatchInterruptedError, watchSweep, type WatchOutput } from '../../temporal/watch.js';
+import { UsageError } from '../exit.js';
 import { withTemporalOptions, writeMlflowLine } from './start.js';
 
 /** Options of `sweep status`. */
@@ -34,7 +35,7 @@ export const statusCommand: CommandModule<object, StatusOptions> = {
       .example('$0 status quick-1f0c9a2b --watch', 'follow it until it ends')
       .example('$0 status quick-1f0c9a2b --json | jq .counts', 'counts for a script')
       .check((argv) => {
-        if (argv.watch && argv.json) throw new Error('--watch and --json cannot be used together');
+        if (argv.watch && argv.json) throw new UsageError('--watch and --json cannot be used together');
         return true;
       }) as unknown as Argv<StatusOptions>,
   handler: async (argv) => {

@@ -8,7 +8,7 @@ import { planTrials } from '../../spec/plan.js';
 import type { TrialConfig } from '../../spec/schema.js';
 import type { BatchReport, EpochReport } from '../../training/trainer.js';
 import type { TrialSummary } from '../../training/trial.js';
-import { EXIT, ExitError } from '../exit.js';
+import { EXIT, ExitError, UsageError } from '../exit.js';
 
 /** Options of `sweep train`. */
 export interface TrainOptions {
@@ -51,11 +51,11 @@ export const trainCommand: CommandModule<object, TrainOptions> = {
           const value = argv[flag];
           const least = flag === 'trial' ? 0 : 1;
           if (value !== undefined && (!Number.isInteger(value) || value < least)) {
-            throw new Error(`--${flag} must be a whole number of at least ${least}, got ${value}`);
+            throw new UsageError(`--${flag} must be a whole number of at least ${least}, got ${value}`);
           }
         }
         if (argv.resume && argv['run-dir'] === undefined) {
-          throw new Error('--resume needs --run-dir: the folder whose checkpoint to continue');
+          throw new UsageError('--resume needs --run-dir: the folder whose checkpoint to continue');
         }
         return true;
       }) as unknown as Argv<TrainOptions>,
