@@ -102,13 +102,29 @@ export function resolveTemporalSettings(
     auth.profileAddress;
   if (address === null && (auth.tls !== null || auth.apiKey !== null)) {
     // Caught here, before any command starts a server or reads a state folder.
-    const what = auth.apiKey === null ? 'TLS settings are set' : 'TEMPORAL_API_KEY is set';
+    const what =
+      auth.apiKey === null
+        ? 'TLS settings are set'
+        : nonEmpty(env.TEMPORAL_API_KEY) === undefined
+          ? 'an API key is set (in a temporal.toml profile)'
+          : 'TEMPORAL_API_KEY is set';
     throw new ConfigError(
       `${what} but no Temporal address is (the embedded server takes no TLS or key)`,
       {
         hint:
           'Pass --temporal-address (or set TEMPORAL_ADDRESS) to use that cluster, or unset ' +
           'them to run on the embedded server.',
+      },
+    );
+  }
+
+  if (address !== null && !/^(\[[^\]]+\]|[^\s:/[\]]+):\d{1,5}$/.test(address)) {
+    throw new ConfigError(
+      `the Temporal address ${JSON.stringify(address)} is not host:port`,
+      {
+        hint:
+          'Give the frontend as host:port, e.g. --temporal-address temporal.lab:7233 (or ' +
+          'TEMPORAL_ADDRESS, or temporal.address in sweep.config.yaml).',
       },
     );
   }

@@ -223,20 +223,30 @@ async function tlsProblem(address: string, tls: TemporalTls): Promise<string | u
   const serverName = tls.serverNameOverride ?? (isIP(host) === 0 ? host : undefined);
 
   return new Promise((resolve) => {
-    const socket = tlsConnect({
-      host,
-      port: Number(match[2]),
-      ALPNProtocols: ['h2'],
-      ...(serverName === undefined ? {} : { servername: serverName }),
-      ...(tls.serverRootCACertificate === undefined
-        ? {}
-        : { ca: Buffer.from(tls.serverRootCACertificate) }),
-      ...(tls.clientCertPair === undefined
-        ? {}
-        : { cert: Buffer.from(tls.clientCertPair.crt), key: Buffer.from(tls.clientCertPair.key) }),
-      // Checked below, so that the reason can be reported rather than thrown.
-      rejectUnauthorized: false,
-    });
+    let socket: ReturnType<typeof tlsConnect>;
+    try {
+      socket = tlsConnect({
+        host,
+        port: Number(match[2]),
+        ALPNProtocols: ['h2'],
+        ...(serverName === undefined ? {} : { servername: serverName }),
+        ...(tls.serverRootCACertificate === undefined
+          ? {}
+          : { ca: Buffer.from(tls.serverRootCACertificate) }),
+        ...(tls.clientCertPair === undefined
+          ? {}
+          : {
+              cert: Buffer.from(tls.clientCertPair.crt),
+              key: Buffer.from(tls.clientCertPair.key),
+            }),
+        // Checked below, so that the reason can be reported rather than thrown.
+        rejectUnauthorized: false,
+      });
+    } catch (error) {
+      // Settings that cannot make a TLS context at all (checked earlier, so rarely reached).
+      resolve((error as Error).message);
+      return;
+    }
     const done = (problem: string | undefined): void => {
       socket.destroy();
       resolve(problem);

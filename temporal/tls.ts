@@ -18,6 +18,9 @@
  * system's trusted roots verify the server. The profile may also hold the address and the
  * namespace: they come after our own flag, environment and `sweep.config.yaml`.
  */
+import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
+
 import {
   loadClientConfigProfile,
   toClientOptions,
@@ -64,12 +67,26 @@ export function resolveTemporalAuth(env: NodeJS.ProcessEnv, problems: string[]):
     profileNamespace: null,
   };
 
+  const given = definedOnly(env);
+  const tlsSwitch = given.TEMPORAL_TLS;
+  if (tlsSwitch !== undefined) {
+    // envconfig reads anything but `1` and `true` as off, so `True` would send a key in clear.
+    const on = parseSwitch(tlsSwitch);
+    if (on === undefined) {
+      problems.push(`TEMPORAL_TLS must be true or false, got ${JSON.stringify(tlsSwitch)}`);
+      return none;
+    }
+    given.TEMPORAL_TLS = String(on);
+  }
+
   let profile: ClientConfigProfile;
   try {
-    profile = loadProfile(definedOnly(env));
+    profile = loadProfile(given);
   } catch (error) {
-    const file = env.TEMPORAL_CONFIG_FILE ?? '~/.config/temporalio/temporal.toml';
-    problems.push(`Temporal client config (${file}): ${(error as Error).message}`);
+    const file = given.TEMPORAL_CONFIG_FILE ?? '~/.config/temporalio/temporal.toml';
+    problems.push(
+      `Temporal client settings (environment and ${file}): ${(error as Error).message}`,
+    );
     return none;
   }
 
@@ -84,22 +101,31 @@ export function resolveTemporalAuth(env: NodeJS.ProcessEnv, problems: string[]):
     }
   }
 
+  // Each file named, read once here so that a problem names its setting.
+  for (const [field, variable, key] of FILE_SETTINGS) {
+    const source = tlsSettings?.[field];
+    if (source === undefined || !('path' in source)) continue;
+    try {
+      readFileSync(source.path);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a folder' : code;
+      problems.push(`${variable} (or ${key}): cannot read ${source.path} (${why})`);
+    }
+  }
+  if (problems.length > 0) return none;
+
   let options: ReturnType<typeof toClientOptions>['connectionOptions'];
   try {
     options = toClientOptions(profile).connectionOptions;
   } catch (error) {
-    // A file that cannot be read; say which setting named it.
-    const missing = FILE_SETTINGS.find(([field]) => {
-      const source = tlsSettings?.[field];
-      return source !== undefined && 'path' in source && String(error).includes(source.path);
-    });
-    const where = missing === undefined ? 'a TLS file' : `${missing[1]} (or ${missing[2]})`;
-    problems.push(`${where}: ${(error as Error).message}`);
+    problems.push(`Temporal TLS settings: ${(error as Error).message}`);
     return none;
   }
 
   const tls = options.tls === undefined || options.tls === false ? null : toTls(options.tls);
   if (tls !== null) checkPem(tls, problems);
+  if (tls !== null && problems.length === 0) checkUsable(tls, problems);
 
   return {
     tls,
@@ -147,6 +173,52 @@ function checkPem(tls: TemporalTls, problems: string[]): void {
       problems.push(`${name} (or its _DATA or profile twin) is not PEM: no -----BEGIN line`);
     }
   }
+}
+
+/** `TEMPORAL_TLS` as a boolean, in any letter case; undefined when it is neither. */
+function parseSwitch(text: string): boolean | undefined {
+  const value = text.toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(value)) return true;
+  if (['false', '0', 'no', 'off'].includes(value)) return false;
+  return undefined;
+}
+
+/**
+ * Loads the CA and the client certificate with its key the way the TLS connection will, so a
+ * key of another certificate, an encrypted key or a file of the wrong kind is named now.
+ */
+function checkUsable(tls: TemporalTls, problems: string[]): void {
+  const attempt = (what: string, options: Parameters<typeof createSecureContext>[0]) => {
+    try {
+      createSecureContext(options);
+    } catch (error) {
+      problems.push(`${what}: ${opensslReason((error as Error).message)}`);
+    }
+  };
+
+  if (tls.serverRootCACertificate !== undefined) {
+    attempt('TEMPORAL_TLS_SERVER_CA_CERT_PATH (or tls.server_ca_cert_path)', {
+      ca: Buffer.from(tls.serverRootCACertificate),
+    });
+  }
+  if (tls.clientCertPair !== undefined) {
+    attempt('TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH (or tls.client_*)', {
+      cert: Buffer.from(tls.clientCertPair.crt),
+      key: Buffer.from(tls.clientCertPair.key),
+    });
+  }
+}
+
+/** OpenSSL's reason in words a user can act on. */
+function opensslReason(message: string): string {
+  if (/key values mismatch/i.test(message)) return 'the key does not belong to the certificate';
+  if (/bad decrypt|bad password|interrupted or cancelled/i.test(message)) {
+    return 'the key is encrypted; give it without a passphrase';
+  }
+  if (/no start line|bad base64|unsupported/i.test(message)) {
+    return 'the file is not a certificate or key of the expected kind (swapped?)';
+  }
+  return message;
 }
 
 /** The environment without unset entries, as envconfig takes it; blank values count unset. */

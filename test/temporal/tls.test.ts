@@ -4,6 +4,7 @@
  * from, when TLS is on, and the message for each setting that cannot be used.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { ConfigError } from '../../lib/errors.js';
 import { resolveTemporalSettings } from '../../temporal/config.js';
+import { makeCertificates, type TestCertificates } from '../integration/tls-gateway.js';
 
 const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 
@@ -19,20 +21,22 @@ describe('temporal TLS and API key settings', () => {
   let certs: string;
   /** No Temporal config file of the machine's user is read. */
   let noFile: NodeJS.ProcessEnv;
+  /** A CA with a client certificate it signed, made by openssl. */
+  let real: TestCertificates;
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'sweep-tls-config-'));
     certs = join(dir, 'certs');
     await mkdir(certs);
-    for (const name of ['ca.pem', 'client.pem', 'client.key']) {
-      await writeFile(join(certs, name), PEM.replace('CERTIFICATE', name));
-    }
+    await writeFile(join(certs, 'client.pem'), PEM);
     await writeFile(join(certs, 'plain.txt'), 'not a certificate\n');
     noFile = { TEMPORAL_CONFIG_FILE: join(dir, 'absent.toml') };
+    real = await makeCertificates();
   });
 
   after(async () => {
     await rm(dir, { recursive: true, force: true });
+    if (real !== undefined) await rm(real.dir, { recursive: true, force: true });
   });
 
   /** Settings for a cluster at lab:7233 unless `env` says otherwise. */
@@ -57,17 +61,17 @@ describe('temporal TLS and API key settings', () => {
 
   test('tls - files from the environment are read; an API key alone turns TLS on', () => {
     const withFiles = settings({
-      TEMPORAL_TLS_SERVER_CA_CERT_PATH: join(certs, 'ca.pem'),
-      TEMPORAL_TLS_CLIENT_CERT_PATH: join(certs, 'client.pem'),
-      TEMPORAL_TLS_CLIENT_KEY_PATH: join(certs, 'client.key'),
+      TEMPORAL_TLS_SERVER_CA_CERT_PATH: real.ca,
+      TEMPORAL_TLS_CLIENT_CERT_PATH: real.clientCert,
+      TEMPORAL_TLS_CLIENT_KEY_PATH: real.clientKey,
       TEMPORAL_TLS_SERVER_NAME: 'temporal.lab',
       TEMPORAL_GRPC_META_X_TEAM: 'vision',
     });
-    const text = (bytes: Uint8Array | undefined) => Buffer.from(bytes ?? []).toString();
+    const bytes = (data: Uint8Array | undefined) => Buffer.from(data ?? []);
     assert.equal(withFiles.tls?.serverNameOverride, 'temporal.lab');
-    assert.match(text(withFiles.tls?.serverRootCACertificate), /BEGIN ca\.pem/);
-    assert.match(text(withFiles.tls?.clientCertPair?.crt), /BEGIN client\.pem/);
-    assert.match(text(withFiles.tls?.clientCertPair?.key), /BEGIN client\.key/);
+    assert.deepEqual(bytes(withFiles.tls?.serverRootCACertificate), readFileSync(real.ca));
+    assert.deepEqual(bytes(withFiles.tls?.clientCertPair?.crt), readFileSync(real.clientCert));
+    assert.deepEqual(bytes(withFiles.tls?.clientCertPair?.key), readFileSync(real.clientKey));
     assert.deepEqual(withFiles.metadata, { 'x-team': 'vision' });
 
     const cloud = settings({ TEMPORAL_API_KEY: ' key-1 ' });
@@ -78,12 +82,59 @@ describe('temporal TLS and API key settings', () => {
     assert.equal(settings({ TEMPORAL_TLS: 'false', TEMPORAL_API_KEY: 'k' }).tls, null);
   });
 
+  test('tls - TEMPORAL_TLS in any letter case; anything else is refused, never read as off', () => {
+    for (const on of ['True', 'YES', 'on', '1']) {
+      assert.deepEqual(settings({ TEMPORAL_TLS: on, TEMPORAL_API_KEY: 'k' }).tls, {}, on);
+    }
+    assert.equal(settings({ TEMPORAL_TLS: 'Off', TEMPORAL_API_KEY: 'k' }).tls, null);
+    assert.equal(
+      problem({ TEMPORAL_TLS: 'maybe', TEMPORAL_API_KEY: 'k' }),
+      'TEMPORAL_TLS must be true or false, got "maybe"',
+    );
+  });
+
+  test('tls - a key of another certificate, or a folder as the CA, is named before connecting',
+    async () => {
+      const [one, other] = await Promise.all([makeCertificates(), makeCertificates()]);
+      try {
+        assert.equal(
+          problem({
+            TEMPORAL_TLS_CLIENT_CERT_PATH: one.clientCert,
+            TEMPORAL_TLS_CLIENT_KEY_PATH: other.clientKey,
+          }),
+          'TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH (or tls.client_*): ' +
+            'the key does not belong to the certificate',
+        );
+        assert.equal(
+          problem({ TEMPORAL_TLS_SERVER_CA_CERT_PATH: one.dir }),
+          `TEMPORAL_TLS_SERVER_CA_CERT_PATH (or tls.server_ca_cert_path): cannot read ${one.dir} ` +
+            '(a folder)',
+        );
+        const good = settings({
+          TEMPORAL_TLS_SERVER_CA_CERT_PATH: one.ca,
+          TEMPORAL_TLS_CLIENT_CERT_PATH: one.clientCert,
+          TEMPORAL_TLS_CLIENT_KEY_PATH: one.clientKey,
+        });
+        assert.ok(good.tls?.clientCertPair !== undefined);
+      } finally {
+        await Promise.all([one, other].map((set) => rm(set.dir, { recursive: true, force: true })));
+      }
+    });
+
+  test('tls - an address that is not host:port is refused at once', () => {
+    assert.equal(
+      problem({ TEMPORAL_ADDRESS: '127.0.0.1' }),
+      'the Temporal address "127.0.0.1" is not host:port',
+    );
+    assert.equal(settings({ TEMPORAL_ADDRESS: '[::1]:7233' }).address, '[::1]:7233');
+  });
+
   test('tls - a temporal.toml profile gives TLS, and address and namespace last', async () => {
     const file = join(dir, 'temporal.toml');
     await writeFile(
       file,
       '[profile.lab]\naddress = "temporal.lab:7233"\nnamespace = "vision"\n' +
-        `[profile.lab.tls]\nserver_ca_cert_path = "${join(certs, 'ca.pem')}"\n`,
+        `[profile.lab.tls]\nserver_ca_cert_path = "${real.ca}"\n`,
     );
     const env = { TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'lab' };
 
@@ -102,15 +153,16 @@ describe('temporal TLS and API key settings', () => {
 
     assert.equal(
       problem({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'nope' }),
-      `Temporal client config (${file}): Profile 'nope' not found in config data`,
+      `Temporal client settings (environment and ${file}): Profile 'nope' not found in ` +
+        'config data',
     );
   });
 
   test('tls - a missing file, a lone certificate, a file that is not PEM: each named', () => {
     assert.equal(
       problem({ TEMPORAL_TLS_SERVER_CA_CERT_PATH: join(certs, 'missing.pem') }),
-      'TEMPORAL_TLS_SERVER_CA_CERT_PATH (or tls.server_ca_cert_path): ENOENT: no such file or ' +
-        `directory, open '${join(certs, 'missing.pem')}'`,
+      'TEMPORAL_TLS_SERVER_CA_CERT_PATH (or tls.server_ca_cert_path): cannot read ' +
+        `${join(certs, 'missing.pem')} (no such file)`,
     );
     assert.equal(
       problem({ TEMPORAL_TLS_CLIENT_CERT_PATH: join(certs, 'client.pem') }),
