@@ -12,7 +12,7 @@ import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import path from 'node:path';
 
-import { ConfigError } from '../lib/errors.js';
+import { ConfigError, SweepError } from '../lib/errors.js';
 import { logger } from '../lib/logger.js';
 import { MlflowServerError } from './errors.js';
 import { sleep } from './retry.js';
@@ -26,7 +26,7 @@ export interface MlflowServerOptions {
    */
   stateDir: string;
 
-  /** TCP port; 0 (default) picks a free one. A port in use throws a ConfigError. */
+  /** TCP port; 0 (default) picks a free one. A port in use throws a retryable SweepError. */
   port?: number;
 
   /**
@@ -110,8 +110,9 @@ let exitHookInstalled = false;
  * The server runs in its own process group; if this Node process exits without calling
  * `stop()`, an exit hook sends that group SIGTERM (unless `outliveProcess` is set).
  *
- * @throws ConfigError when the options are invalid, the executable is missing, or the port
- *   is in use (the message names the port and how to pick another).
+ * @throws ConfigError when the options are invalid or the executable is missing.
+ * @throws SweepError (retryable) when the port is in use; the message names the port and
+ *   the hint how to pick another.
  * @throws MlflowServerError when the server exits or is not healthy within
  *   `startTimeoutMs`; the message ends with the tail of the server's log.
  */
@@ -252,13 +253,17 @@ async function ensurePortFree(host: string, port: number): Promise<void> {
   });
 }
 
-function portInUse(host: string, port: number, cause?: unknown): ConfigError {
-  return new ConfigError(
+/** A port in use: retryable (exit 4), as for the embedded Temporal server. */
+function portInUse(host: string, port: number, cause?: unknown): SweepError {
+  return new SweepError(
     `port ${port} on ${host} is already in use, so the MLflow server cannot listen there`,
     {
+      code: 'MLFLOW_PORT_IN_USE',
+      retryable: true,
       hint:
-        `Pick another port, or port 0 to let attention-sweep choose a free one; ` +
-        `\`ss -ltnp 'sport = :${port}'\` shows which process holds it.`,
+        'Stop what listens there (`ss -ltnp \'sport = :' + port + '\'` shows it), pick another ' +
+        'port with SWEEP_MLFLOW_PORT (or mlflowPort in sweep.config.yaml; 0 picks a free ' +
+        'one), or pass --tracking-uri to use a running server.',
       cause,
     },
   );

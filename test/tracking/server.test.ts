@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 
-import { ConfigError } from '../../lib/errors.js';
+import { ConfigError, SweepError } from '../../lib/errors.js';
 import { MlflowServerError } from '../../tracking/errors.js';
 import { resolveMlflowBin, startMlflowServer } from '../../tracking/server.js';
 
@@ -64,18 +64,20 @@ describe('mlflow server', () => {
     const port = typeof address === 'object' && address !== null ? address.port : -1;
 
     const error = await startMlflowServer({ stateDir, port }).then(
-      () => assert.fail('expected a ConfigError'),
+      () => assert.fail('expected a SweepError'),
       (caught: unknown) => caught,
     );
-    assert.ok(error instanceof ConfigError);
+    assert.ok(error instanceof SweepError);
+    assert.equal(error.retryable, true, 'exit 4, as a taken Temporal port');
     assert.equal(
       error.message,
       `port ${port} on 127.0.0.1 is already in use, so the MLflow server cannot listen there`,
     );
     assert.equal(
       error.hint,
-      'Pick another port, or port 0 to let attention-sweep choose a free one; ' +
-        `\`ss -ltnp 'sport = :${port}'\` shows which process holds it.`,
+      `Stop what listens there (\`ss -ltnp 'sport = :${port}'\` shows it), pick another port ` +
+        'with SWEEP_MLFLOW_PORT (or mlflowPort in sweep.config.yaml; 0 picks a free one), or ' +
+        'pass --tracking-uri to use a running server.',
     );
   });
 
