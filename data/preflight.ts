@@ -7,8 +7,9 @@ import type { LoadedSpec } from '../spec/load.js';
 import { readSpecYaml } from '../spec/yaml.js';
 import { scanDataset, type DatasetScan } from './scan.js';
 
-/** How the scanner's hint for a root that cannot be used begins. */
+/** How the scanner's hints for a root that is missing, or a file, begin. */
 const ROOT_HINT = 'Check dataset.root in the spec.';
+const FILE_ROOT_HINT = 'Point dataset.root at the folder.';
 
 /**
  * Scans the spec's dataset where the trials will read it (`dataset.root` resolved from the
@@ -28,15 +29,19 @@ export async function preflightDataset(loaded: LoadedSpec): Promise<DatasetScan>
     return await scanDataset(loaded.spec.dataset, { root: loaded.datasetRoot });
   } catch (error) {
     // A root that is missing or not a folder: point at the line of the spec that names it.
-    if (!(error instanceof DatasetError) || !error.hint?.startsWith(ROOT_HINT)) throw error;
+    if (!(error instanceof DatasetError)) throw error;
+    const hint = error.hint ?? '';
+    if (!hint.startsWith(ROOT_HINT) && !hint.startsWith(FILE_ROOT_HINT)) throw error;
     const at = readSpecYaml(loaded.text).locate(['dataset', 'root'], 'value');
     const where = at === undefined ? loaded.file : `${loaded.file}:${at.line}:${at.column}`;
     throw new DatasetError(error.message, {
       paths: error.paths,
-      hint: error.hint.replace(
-        ROOT_HINT,
-        `Check dataset.root at ${where} (a relative root is taken from the spec's folder).`,
-      ),
+      hint: hint
+        .replace(
+          ROOT_HINT,
+          `Check dataset.root at ${where} (a relative root is taken from the spec's folder).`,
+        )
+        .replace(FILE_ROOT_HINT, `Point dataset.root (${where}) at the folder.`),
       cause: error.cause,
     });
   }

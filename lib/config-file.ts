@@ -64,7 +64,18 @@ const CREDENTIAL_KEY = /key|token|password|secret|credential|cert/i;
  *   did-you-mean for a misspelt key and a pointer to the environment for a credential.
  */
 export function readConfigFile(file: string): ConfigFile {
-  const yaml = readSpecYaml(readFileSync(file, 'utf8'));
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ConfigError(
+      `cannot read ${file}: ${code === 'EISDIR' ? 'it is a folder' : (code ?? String(error))}`,
+      { hint: 'Make it a YAML file of settings, or remove it.', cause: error },
+    );
+  }
+
+  const yaml = readSpecYaml(text);
   const issues: SpecIssue[] = [...yaml.issues];
   let credential = false;
 

@@ -59,6 +59,20 @@ describe('bad datasets through sweep start', { timeout: 60_000, concurrency: tru
     await place.assertNothingStarted();
   });
 
+  test('bad dataset - a root that is a file is named with its spec line', async () => {
+    const root = join(place.dir, 'a-file.jpg');
+    await writeFile(root, 'not a folder');
+    const run = await start('file-root', root);
+
+    assert.equal(
+      run.stderr,
+      `error: dataset folder ${root} is a file, not a folder\n` +
+        `hint: Point dataset.root (${join(place.dir, 'file-root.yaml')}:3:9) at the folder. ` +
+        `${LAYOUT_HINT}\n`,
+    );
+    assert.equal(run.code, 3);
+  });
+
   test('bad dataset - a folder without class folders is refused', async () => {
     const root = join(data, 'no-classes');
     await mkdir(root, { recursive: true });

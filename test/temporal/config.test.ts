@@ -129,6 +129,16 @@ describe('temporal settings', () => {
     );
   });
 
+  test('config - a sweep.config.yaml that is a folder is named, not a crash', async () => {
+    const sub = join(dir, 'folder-config');
+    await mkdir(join(sub, 'sweep.config.yaml'), { recursive: true });
+
+    assert.throws(() => resolveTemporalSettings({}, {}, sub), {
+      name: 'ConfigError',
+      message: `cannot read ${join(sub, 'sweep.config.yaml')}: it is a folder`,
+    });
+  });
+
   test('config - UI links use the configured base, the embedded UI, or port + 1000', () => {
     const remote = resolveTemporalSettings({ temporalAddress: 'temporal.lab:7233' }, {}, dir);
     assert.equal(uiBaseUrl(remote, null), 'http://temporal.lab:8233');
