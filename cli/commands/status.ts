@@ -6,7 +6,7 @@ import type { Client } from '@temporalio/client';
 import type { Argv, CommandModule } from 'yargs';
 
 import type { TemporalFlags } from '../../temporal/config.js';
-import { renderStatus } from '../../temporal/format.js';
+import { renderStatus, renderSummary } from '../../temporal/format.js';
 import { DEFAULT_TASK_QUEUE, openSessionFor, withWorker } from '../../temporal/session.js';
 import { readSweepStatus, type SweepMemo, type SweepStatusView } from '../../temporal/sweeps.js';
 import { WatchInterruptedError, watchSweep, type WatchOutput } from '../../temporal/watch.js';
@@ -79,6 +79,8 @@ export async function status(
           signal,
           view: 'table',
         });
+        // A terminal shows the final table; plain output ends as `sweep start` does.
+        if (out.isTTY !== true) out.write(`${renderSummary(view, uiLink)}\n`);
         writeMlflowLine(out, view.memo.mlflowRunUrl);
       } catch (error) {
         if (!(error instanceof WatchInterruptedError)) throw error;

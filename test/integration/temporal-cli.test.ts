@@ -92,6 +92,14 @@ describe('sweep CLI with the embedded server', { timeout: 240_000 }, () => {
     assert.deepEqual(json.trials.map((row) => row.state), ['done', 'done', 'failed', 'done']);
     assert.equal(json.concurrency, 2, 'a finished sweep still reports its concurrency');
 
+    // Without a terminal, --watch prints each trial's state, then ends as `sweep start` does.
+    const watched = await sweep(['status', sweepId, '--watch']);
+    assert.equal(watched.code, 0, watched.stderr);
+    assert.match(watched.stdout, /^trial 2 .* failed after 1 attempt\(s\): /m);
+    const ended = `^sweep ${sweepId} ended: 3 done, 0 running, 1 failed`;
+    assert.match(watched.stdout, new RegExp(ended, 'm'));
+    assert.match(watched.stdout, /^UI: http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\//m);
+
     const resumed = await sweep(['resume', sweepId, '--trial-kind', 'noop']);
     assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
     assert.match(resumed.stdout, /re-queued 1 trial\(s\) in a new run of the sweep/);
