@@ -212,14 +212,20 @@ function messageChain(error: unknown): string {
   return parts.join(': ') || String(error);
 }
 
+/** `host:port` (or `[v6]:port`) split, or undefined for another form. */
+function hostAndPort(address: string): { host: string; port: number } | undefined {
+  const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(address);
+  return match === null ? undefined : { host: match[1]!, port: Number(match[2]) };
+}
+
 /**
  * Why a TLS handshake with `host:port` fails (an untrusted or mismatched server certificate,
  * a refused client certificate), or undefined when it succeeds or is merely slow.
  */
 async function tlsProblem(address: string, tls: TemporalTls): Promise<string | undefined> {
-  const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(address);
-  if (match === null) return undefined;
-  const host = match[1]!;
+  const parts = hostAndPort(address);
+  if (parts === undefined) return undefined;
+  const { host, port } = parts;
   const serverName = tls.serverNameOverride ?? (isIP(host) === 0 ? host : undefined);
 
   return new Promise((resolve) => {
@@ -227,7 +233,7 @@ async function tlsProblem(address: string, tls: TemporalTls): Promise<string | u
     try {
       socket = tlsConnect({
         host,
-        port: Number(match[2]),
+        port,
         ALPNProtocols: ['h2'],
         ...(serverName === undefined ? {} : { servername: serverName }),
         ...(tls.serverRootCACertificate === undefined
@@ -303,10 +309,9 @@ function handshakeFailure(message: string): string {
  * undefined when it opens or the attempt is merely slow (gRPC's own timeout handles that).
  */
 async function tcpProblem(address: string): Promise<string | undefined> {
-  const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(address);
-  if (match === null) return undefined;
-  const host = match[1]!;
-  const port = Number(match[2]);
+  const parts = hostAndPort(address);
+  if (parts === undefined) return undefined;
+  const { host, port } = parts;
 
   return new Promise((resolve) => {
     const socket = createConnection({ host, port });

@@ -254,10 +254,20 @@ export async function openServices(
 
   // The embedded Temporal server first: when it cannot start (its port taken), no MLflow
   // server is started and no MLflow store is made for nothing. It costs its 2-3 s once.
-  const [session, tracking] =
-    temporalSettings.address === null
-      ? await openInTurn(() => openTemporal(temporalSettings), openMlflow)
-      : await Promise.allSettled([openTemporal(temporalSettings), openMlflow()]);
+  if (temporalSettings.address === null) {
+    const session = await openTemporal(temporalSettings);
+    try {
+      return { session, tracking: await openMlflow() };
+    } catch (error) {
+      await session.close();
+      throw error;
+    }
+  }
+
+  const [session, tracking] = await Promise.allSettled([
+    openTemporal(temporalSettings),
+    openMlflow(),
+  ]);
 
   if (session.status === 'fulfilled' && tracking.status === 'fulfilled') {
     return { session: session.value, tracking: tracking.value };
@@ -271,19 +281,6 @@ export async function openServices(
     throw tracking.reason;
   }
   throw session.status === 'rejected' ? session.reason : (tracking as PromiseRejectedResult).reason;
-}
-
-/** Runs `first`, then `second` only if `first` succeeded; both outcomes, as allSettled gives. */
-async function openInTurn<A, B>(
-  first: () => Promise<A>,
-  second: () => Promise<B>,
-): Promise<[PromiseSettledResult<A>, PromiseSettledResult<B>]> {
-  const [a] = await Promise.allSettled([first()]);
-  if (a.status === 'rejected') {
-    return [a, { status: 'rejected', reason: new Error('not opened: the first service failed') }];
-  }
-  const [b] = await Promise.allSettled([second()]);
-  return [a, b];
 }
 
 /**

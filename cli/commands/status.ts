@@ -35,7 +35,9 @@ export const statusCommand: CommandModule<object, StatusOptions> = {
       .example('$0 status quick-1f0c9a2b --watch', 'follow it until it ends')
       .example('$0 status quick-1f0c9a2b --json | jq .counts', 'counts for a script')
       .check((argv) => {
-        if (argv.watch && argv.json) throw new UsageError('--watch and --json cannot be used together');
+        if (argv.watch && argv.json) {
+          throw new UsageError('--watch and --json cannot be used together');
+        }
         return true;
       }) as unknown as Argv<StatusOptions>,
   handler: async (argv) => {

@@ -51,7 +51,9 @@ export const trainCommand: CommandModule<object, TrainOptions> = {
           const value = argv[flag];
           const least = flag === 'trial' ? 0 : 1;
           if (value !== undefined && (!Number.isInteger(value) || value < least)) {
-            throw new UsageError(`--${flag} must be a whole number of at least ${least}, got ${value}`);
+            throw new UsageError(
+              `--${flag} must be a whole number of at least ${least}, got ${value}`,
+            );
           }
         }
         if (argv.resume && argv['run-dir'] === undefined) {
